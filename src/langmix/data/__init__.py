@@ -1,0 +1,1 @@
+"""Data formats and loaders: LAReQA benchmarks, parallel training corpora, BEIR/MIRACL retrieval sets."""
