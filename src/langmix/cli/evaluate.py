@@ -1,0 +1,75 @@
+"""``langmix evaluate`` and ``langmix compare``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from langmix.cli import app
+
+
+@app.command()
+def evaluate(
+    benchmark: str = typer.Option(..., help="xquad-r, mlqa-r, lareqa:PATH, beir:PATH or miracl:PATH."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Run folder: results.json, per_query.json, report.md, plots."
+    ),
+    model: str = typer.Option("multilingual-e5-small", help="Model name or path."),
+    candidates: str = typer.Option(
+        "context", help="LAReQA candidates: 'context' (sentence + paragraph) or 'sentence'."
+    ),
+    languages: str | None = typer.Option(None, help="Comma-separated LAReQA languages (default: all)."),
+    limit_questions: int | None = typer.Option(
+        None, help="Keep the first N question ids (and their paragraphs)."
+    ),
+    save_embeddings: bool = typer.Option(False, help="Also write embeddings (.npy) with row ids (.jsonl)."),
+    batch_size: int = typer.Option(64, help="Texts per forward pass."),
+    split: str | None = typer.Option(None, help="BEIR/MIRACL qrels split (default test / dev)."),
+    index: str = typer.Option("flat", help="BEIR/MIRACL faiss index: flat (exact), ivf or hnsw."),
+    cache: bool = typer.Option(True, help="Reuse cached embeddings under $LANGMIX_HOME/cache/embeddings."),
+) -> None:
+    """Evaluate a model on LAReQA (mono/cross/multi mAP, rank distance) or a BEIR/MIRACL collection."""
+    from langmix.evaluation.report import headline_metrics
+    from langmix.evaluation.runner import run_evaluation
+
+    langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
+    result = run_evaluation(
+        model,
+        benchmark,
+        out,
+        candidates,
+        langs,
+        limit_questions,
+        save_embeddings,
+        batch_size,
+        split,
+        index,
+        use_cache=cache,
+    )
+    for key, value in headline_metrics(result).items():
+        typer.echo(f"{key}\t{value:.4f}")
+    typer.echo(f"wrote {out}/results.json and report.md", err=True)
+
+
+@app.command()
+def compare(
+    runs: list[Path] = typer.Argument(
+        ..., help="Run folders from 'langmix evaluate'; the first is the baseline."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write comparison.md and comparison.json here."
+    ),
+    n_resamples: int = typer.Option(10_000, help="Random sign flips of the randomisation test."),
+    seed: int = typer.Option(42, help="Seed of the randomisation test."),
+) -> None:
+    """Paired Fisher randomisation test per metric on per-query scores; Markdown table on stdout."""
+    from langmix.evaluation.compare import compare_runs, comparisons_markdown, comparisons_record
+    from langmix.io import write_json, write_text
+
+    comparisons = compare_runs(runs, n_resamples, seed)
+    text = comparisons_markdown(comparisons)
+    if out is not None:
+        write_text(out / "comparison.md", text)
+        write_json(out / "comparison.json", comparisons_record(comparisons, n_resamples, seed))
+    typer.echo(text)

@@ -1,0 +1,119 @@
+"""Paired significance tests between evaluation runs, on their per-query scores.
+
+Test: Fisher's randomisation (sign-flip permutation) test on the per-unit score differences, two-sided,
+via ``scipy.stats.permutation_test(permutation_type="samples")`` with a fixed seed. Under H0 the two
+runs are exchangeable on every query, so each difference's sign is flipped at random; the p-value is
+the share of flips whose mean difference is at least as extreme as the observed one. Units are the
+keys of ``per_query.json`` (a query, or a (query, pool language) pair for cross mAP), paired by id;
+the tested statistic is the mean over units (micro), which may differ from a macro-averaged headline.
+Every run is compared with the first (the baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from langmix.errors import LangmixError
+from langmix.io import read_json
+
+TEST_NAME = "Fisher randomisation test (paired, two-sided, scipy.stats.permutation_test)"
+
+
+@dataclass
+class Comparison:
+    metric: str
+    baseline: str
+    run: str
+    n_units: int
+    baseline_mean: float
+    run_mean: float
+    p_value: float
+
+    @property
+    def delta(self) -> float:
+        return self.run_mean - self.baseline_mean
+
+
+def paired_randomisation_test(
+    a: np.ndarray, b: np.ndarray, n_resamples: int = 10_000, seed: int = 42
+) -> float:
+    """Two-sided p-value of H0: mean(b - a) = 0 under random sign flips of the paired differences."""
+    if np.allclose(a, b):
+        return 1.0
+    result = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis: np.mean(y - x, axis=axis),
+        vectorized=True,
+        permutation_type="samples",
+        n_resamples=n_resamples,
+        batch=500,
+        alternative="two-sided",
+        random_state=seed,
+    )
+    return float(result.pvalue)
+
+
+def load_per_query(run: str | Path) -> dict[str, dict[str, float]]:
+    path = Path(run) / "per_query.json"
+    if not path.is_file():
+        raise LangmixError(f"{run} has no per_query.json", "give folders written by 'langmix evaluate'")
+    return read_json(path)
+
+
+def compare_runs(runs: list[str | Path], n_resamples: int = 10_000, seed: int = 42) -> list[Comparison]:
+    if len(runs) < 2:
+        raise LangmixError("compare needs at least two runs", "give RUN_A RUN_B [...]")
+    scores = [load_per_query(r) for r in runs]
+    shared = [m for m in scores[0] if all(m in s for s in scores[1:])]
+    if not shared:
+        raise LangmixError("the runs share no metric", "compare runs of the same benchmark")
+    out = []
+    for metric in shared:
+        base = scores[0][metric]
+        for run, other in zip(runs[1:], scores[1:], strict=True):
+            units = sorted(set(base) & set(other[metric]))
+            if not units:
+                raise LangmixError(f"runs share no query for {metric}", "evaluate both runs on the same data")
+            a = np.array([base[u] for u in units])
+            b = np.array([other[metric][u] for u in units])
+            out.append(
+                Comparison(
+                    metric,
+                    str(runs[0]),
+                    str(run),
+                    len(units),
+                    float(a.mean()),
+                    float(b.mean()),
+                    paired_randomisation_test(a, b, n_resamples, seed),
+                )
+            )
+    return out
+
+
+def comparisons_markdown(comparisons: list[Comparison], alpha: float = 0.05) -> str:
+    lines = [
+        f"Test: {TEST_NAME}; baseline = first run; * marks p < {alpha}.",
+        "",
+        "| metric | run | n | baseline | run | delta | p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for c in comparisons:
+        mark = "*" if c.p_value < alpha else ""
+        lines.append(
+            f"| {c.metric} | {Path(c.run).name} | {c.n_units} | {c.baseline_mean:.4f} | {c.run_mean:.4f} "
+            f"| {c.delta:+.4f}{mark} | {c.p_value:.4f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def comparisons_record(comparisons: list[Comparison], n_resamples: int, seed: int) -> dict:
+    return {
+        "test": TEST_NAME,
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "comparisons": [{**c.__dict__, "delta": c.delta} for c in comparisons],
+    }
