@@ -1,0 +1,259 @@
+"""The training schema: three dataclasses (model, data, train) whose defaults are the study's settings.
+
+A config file is a short list of overrides, nested by section::
+
+    data:
+      strategy: hybrid
+      alpha: 0.5
+    train:
+      batch_size: 32
+
+and ``key=value`` overrides (``data.strategy=x-y``, or just ``strategy=x-y`` when the field name is unique)
+are parsed as YAML scalars and type-checked against the field's annotation. Unknown keys and wrong types
+fail with a one-line :class:`~langmix.errors.LangmixError`. The resolved config is written next to every
+run and stored in every checkpoint; the three arms of the experiment differ only in ``data.strategy``
+(plus ``data.alpha`` for hybrid).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from langmix.errors import LangmixError
+
+STRATEGY_NAMES = ("x-x-mono", "x-y", "hybrid", "x-x", "en-en")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def _f(default: Any, help: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class ModelConfig:
+    name: str = _f("multilingual-e5-small", "model name or folder, loaded with langmix.model.load_model")
+    max_query_length: int = _f(64, "tokens kept per query (prompt included)")
+    max_passage_length: int = _f(256, "tokens kept per passage (prompt included)")
+    freeze_embeddings: bool = _f(False, "freeze the word-embedding matrix (most of mE5-small's parameters)")
+
+
+@dataclass
+class DataConfig:
+    corpus: list[str] = _f(["xquad-r"], "corpora for langmix.data.parallel.load_corpus; 'name:weight' mixes")
+    languages: list[str] | None = _f(None, "languages to keep (None: all of the corpus)")
+    strategy: str = _f("hybrid", f"batch strategy, one of {', '.join(STRATEGY_NAMES)}")
+    alpha: float | str = _f(0.5, "hybrid: probability of an x-x-mono batch, or 'proportional'")
+    dev_fraction: float = _f(0.1, "share of record ids held out for the dev loss (split by id, never by row)")
+    dev_batches: int = _f(4, "dev batches averaged for the dev loss")
+    hard_negatives: int = _f(0, "hard negatives per query (from the record, passage language)")
+    max_records: int | None = _f(None, "keep only the first N training records (quick runs)")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; ``model`` and ``data`` are sections, the rest is the loop."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    seed: int = _f(0, "seed for weights-independent randomness: sampler, dropout, split")
+    batch_size: int = _f(100, "global batch (pairs per step, summed over ranks)")
+    epochs: int = _f(1, "passes over the training sampler")
+    max_steps: int | None = _f(None, "stop after this many steps (None: epochs * batches per epoch)")
+    lr: float = _f(3e-5, "peak AdamW learning rate")
+    weight_decay: float = _f(0.01, "AdamW weight decay")
+    warmup_ratio: float = _f(0.1, "share of the steps with linear warm-up; then linear decay to 0")
+    max_grad_norm: float = _f(1.0, "gradient clipping norm (0: off)")
+    temperature: float = _f(0.05, "InfoNCE temperature (scale = 1/temperature)")
+    symmetric: bool = _f(False, "add the passage -> query InfoNCE term")
+    grad_cache_chunk: int = _f(0, "GradCache chunk size in texts per forward (0: plain loss)")
+    precision: str = _f("auto", "fp32, bf16 or fp16 autocast on CUDA; auto = bf16 if supported; CPU is fp32")
+    device: str = _f("auto", "auto, cpu or cuda")
+    threads: int = _f(0, "torch CPU threads (0: torch default)")
+    eval_every: int = _f(100, "steps between dev evaluations (the end of training is always evaluated)")
+    patience: int = _f(3, "evaluations without improvement before early stopping (0: never stop)")
+    selection_metric: str = _f("auto", "dev_loss, an evaluator key, or auto (the evaluator's primary metric)")
+    checkpoint_every: int = _f(100, "steps between resumable checkpoints")
+    keep_checkpoints: int = _f(2, "complete checkpoints kept on disk")
+    log_every: int = _f(1, "steps between JSONL log lines")
+
+
+SECTIONS = ("model", "data")
+
+
+def to_dict(config: TrainConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def from_dict(values: dict[str, Any]) -> TrainConfig:
+    """A config from a nested dict (a resolved config file or a checkpoint); unknown keys fail."""
+    config = TrainConfig()
+    for key, value in _flatten(values).items():
+        set_value(config, key, value)
+    return config
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Defaults, then the YAML file's overrides, then ``key=value`` overrides, then validation."""
+    config = TrainConfig()
+    if path is not None:
+        for key, value in _flatten(_read_yaml(Path(path))).items():
+            set_value(config, key, value)
+    for item in overrides or []:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise LangmixError(
+                f"override '{item}' is not key=value", "write e.g. --override data.strategy=x-y"
+            )
+        set_value(config, key.strip(), _parse_scalar(text))
+    validate(config)
+    return config
+
+
+def set_value(config: TrainConfig, key: str, value: Any) -> None:
+    """Set ``section.field`` or a unique bare ``field`` after checking the value against its type."""
+    owner, name = _resolve_key(config, key)
+    hint = typing.get_type_hints(type(owner))[name]
+    setattr(owner, name, _coerce(value, hint, key))
+
+
+def validate(config: TrainConfig) -> None:
+    """Cross-field checks that a type cannot express."""
+    data = config.data
+    if data.strategy not in STRATEGY_NAMES:
+        raise LangmixError(
+            f"unknown strategy '{data.strategy}'", f"set data.strategy to one of {', '.join(STRATEGY_NAMES)}"
+        )
+    if isinstance(data.alpha, str) and data.alpha != "proportional":
+        raise LangmixError(
+            f"data.alpha='{data.alpha}' is neither a number nor 'proportional'", "use e.g. 0.5"
+        )
+    if isinstance(data.alpha, float) and not 0.0 <= data.alpha <= 1.0:
+        raise LangmixError(f"data.alpha={data.alpha} is outside [0, 1]", "use a probability such as 0.5")
+    if not 0.0 < data.dev_fraction < 1.0:
+        raise LangmixError(f"data.dev_fraction={data.dev_fraction} is outside (0, 1)", "use e.g. 0.1")
+    if config.precision not in PRECISIONS:
+        raise LangmixError(f"unknown precision '{config.precision}'", f"use one of {', '.join(PRECISIONS)}")
+    positive = {
+        "batch_size": config.batch_size,
+        "epochs": config.epochs,
+        "temperature": config.temperature,
+        "eval_every": config.eval_every,
+        "checkpoint_every": config.checkpoint_every,
+        "keep_checkpoints": config.keep_checkpoints,
+        "log_every": config.log_every,
+        "model.max_query_length": config.model.max_query_length,
+        "model.max_passage_length": config.model.max_passage_length,
+        "data.dev_batches": data.dev_batches,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise LangmixError(f"{key}={value} must be positive", f"set {key} to a value > 0")
+    if not 0.0 <= config.warmup_ratio < 1.0:
+        raise LangmixError(f"warmup_ratio={config.warmup_ratio} is outside [0, 1)", "use e.g. 0.1")
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(key, default, help) for every field, for ``--help``-style listings and the docs."""
+    rows = []
+    config = TrainConfig()
+    for key in _all_keys():
+        owner, name = _resolve_key(config, key)
+        meta = {f.name: f.metadata for f in dataclasses.fields(owner)}[name]
+        rows.append((key, repr(getattr(owner, name)), meta.get("help", "")))
+    return rows
+
+
+def dump_yaml(config: TrainConfig) -> str:
+    return yaml.safe_dump(to_dict(config), sort_keys=False, allow_unicode=True)
+
+
+def _all_keys() -> list[str]:
+    config = TrainConfig()
+    keys = []
+    for f in dataclasses.fields(config):
+        if f.name in SECTIONS:
+            keys += [f"{f.name}.{g.name}" for g in dataclasses.fields(getattr(config, f.name))]
+        else:
+            keys.append(f.name)
+    return keys
+
+
+def _resolve_key(config: TrainConfig, key: str) -> tuple[Any, str]:
+    keys = _all_keys()
+    if key not in keys:
+        matches = [k for k in keys if k.rpartition(".")[2] == key]
+        if len(matches) != 1:
+            raise LangmixError(f"unknown config key '{key}'", f"use one of: {', '.join(keys)}")
+        key = matches[0]
+    section, _, name = key.rpartition(".")
+    return (getattr(config, section) if section else config), name
+
+
+def _flatten(values: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise LangmixError(f"config section '{prefix or '<top>'}' is not a mapping", "write key: value lines")
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        full = f"{prefix}{key}"
+        if str(key) in SECTIONS and not prefix and isinstance(value, dict):
+            flat.update(_flatten(value, f"{full}."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise LangmixError(f"config file {path} not found", "check the path (examples are in configs/)")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise LangmixError(
+            f"config file {path} is not valid YAML ({str(err).splitlines()[0]})", "fix the syntax"
+        ) from err
+    return values or {}
+
+
+def _parse_scalar(text: str) -> Any:
+    try:
+        return yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        return text
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Return ``value`` converted to ``hint`` (int, float, bool, str, list[str], optional and str unions)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in options:
+        return None
+    for option in options:
+        ok, converted = _try(value, option)
+        if ok:
+            return converted
+    names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
+    raise LangmixError(f"config key '{key}' got {value!r}, expected {names}", f"fix the value of {key}")
+
+
+def _try(value: Any, option: Any) -> tuple[bool, Any]:
+    if option is bool:
+        return isinstance(value, bool), value
+    if option is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if option is float:
+        return isinstance(value, int | float) and not isinstance(value, bool), float(value)
+    if option is str:
+        return isinstance(value, str), value
+    if typing.get_origin(option) is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        return isinstance(value, list) and all(isinstance(v, str) for v in value), value
+    return False, value
