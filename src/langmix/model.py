@@ -8,6 +8,7 @@ the cosine similarity.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -35,21 +36,20 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | None = No
     sentence-transformers model keeps its modules; a plain transformer gets mean pooling and L2
     normalisation.
     """
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
 
     source = _resolve(name_or_path)
     try:
         if (Path(source) / "modules.json").is_file():
             model = SentenceTransformer(str(source), device=device)
         else:
-            word = models.Transformer(str(source), max_seq_length=max_seq_length)
-            pool = models.Pooling(word.get_word_embedding_dimension(), pooling_mode="mean")
-            model = SentenceTransformer(modules=[word, pool, models.Normalize()], device=device)
+            model = mean_pooled(source, max_seq_length, device)
     except OSError as err:
         raise LangmixError(f"model '{name_or_path}' not found locally ({str(err).splitlines()[0][:120]})",
                            f"give a path to a model folder or use the default '{DEFAULT_MODEL}'") from err
     for kind, prompt in PROMPTS.items():
-        model.prompts.setdefault(kind, prompt)
+        if not model.prompts.get(kind):  # sentence-transformers 6 defaults "query" to an empty prompt
+            model.prompts[kind] = prompt
     return model
 
 
@@ -63,14 +63,36 @@ def _resolve(name_or_path: str | Path) -> str:
         if not path.is_dir():
             raise LangmixError(f"model path {path} is a file", "give the model's folder")
         return str(path)
-    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
-        _raise_offline(name_or_path)
+    if not _in_hub_cache(str(name_or_path)) and not _hub_reachable():
+        raise LangmixError(f"model '{name_or_path}' not found locally and the model hub cannot be reached",
+                           f"give a path or use the default '{DEFAULT_MODEL}'")
     return str(name_or_path)
 
 
-def _raise_offline(name: str | Path) -> None:
-    raise LangmixError(f"model '{name}' not found locally and the hub is offline",
-                       f"give a path or use the default '{DEFAULT_MODEL}'")
+def _in_hub_cache(name: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(name, "config.json"), str)
+    except ValueError:  # not a valid repository id
+        return False
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Offline mode or no route to the hub: fail at once instead of retrying for a minute."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE or os.environ.get("TRANSFORMERS_OFFLINE") == "1":
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def encode(model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
@@ -82,3 +104,57 @@ def encode(model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_p
     emb = model.encode(texts, prompt_name=kind, batch_size=batch_size, show_progress_bar=show_progress,
                        convert_to_numpy=True, normalize_embeddings=True)
     return np.asarray(emb, dtype=np.float32)
+
+
+def _st_modules():
+    try:  # sentence-transformers >= 6
+        from sentence_transformers.sentence_transformer import modules
+    except ImportError:
+        from sentence_transformers import models as modules
+    return modules
+
+
+def mean_pooled(source: str | Path, max_seq_length: int = 512, device: str | None = None):
+    """A transformer folder or hub name wrapped as encoder -> mean pooling -> L2 normalisation."""
+    from sentence_transformers import SentenceTransformer
+
+    modules = _st_modules()
+    word = modules.Transformer(str(source), max_seq_length=max_seq_length)
+    pool = modules.Pooling(word.get_embedding_dimension(), pooling_mode="mean")
+    return SentenceTransformer(modules=[word, pool, modules.Normalize()], device=device or "cpu",
+                               prompts=dict(PROMPTS))
+
+
+def save_encoder(encoder, tokenizer, folder: str | Path, max_seq_length: int = 512) -> Path:
+    """Save a Hugging Face encoder and tokenizer as a mean-pooled sentence-transformers model in ``folder``."""
+    folder = Path(folder)
+    hf_dir = folder / "_hf"
+    encoder.save_pretrained(hf_dir)
+    tokenizer.save_pretrained(hf_dir)
+    mean_pooled(hf_dir, max_seq_length).save(str(folder))
+    shutil.rmtree(hf_dir)
+    return folder
+
+
+def build_random_model(folder: str | Path, architecture: str = "bert", tokenizer_from: str | Path | None = None,
+                       seed: int = 0, **config) -> Path:
+    """Save a randomly initialised encoder of a real architecture as a sentence-transformers model.
+
+    For tests (tiny shapes) and speed benchmarks (e.g. ``architecture="xlm-roberta"`` with XLM-R base shapes),
+    where real weights cannot be had. The tokenizer is the embedded model's XLM-R tokenizer unless
+    ``tokenizer_from`` names another folder; ``config`` overrides the architecture's default config.
+    """
+    import torch
+    from transformers import AutoModel, AutoTokenizer, BertConfig, XLMRobertaConfig
+
+    classes = {"bert": BertConfig, "xlm-roberta": XLMRobertaConfig}
+    if architecture not in classes:
+        raise LangmixError(f"unknown architecture '{architecture}'", f"use one of {', '.join(classes)}")
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_from or _resolve(DEFAULT_MODEL)))
+    config.setdefault("vocab_size", len(tokenizer))
+    config.setdefault("pad_token_id", tokenizer.pad_token_id)
+    if architecture == "xlm-roberta":
+        config.setdefault("max_position_embeddings", 514)
+    torch.manual_seed(seed)
+    encoder = AutoModel.from_config(classes[architecture](**config))
+    return save_encoder(encoder, tokenizer, folder, min(512, encoder.config.max_position_embeddings - 2))

