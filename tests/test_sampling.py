@@ -28,16 +28,26 @@ def corpora(draw) -> ParallelCorpus:
     for i in range(n):
         queries = draw(st.sets(st.sampled_from(LANGS), min_size=1))
         passages = draw(st.sets(st.sampled_from(LANGS), min_size=1))
-        records.append(ParallelRecord(f"r{i}", {lang: f"q{i}{lang}" for lang in queries},
-                                      {lang: f"p{i}{lang}" for lang in passages},
-                                      cross_only=draw(st.booleans()) and i % 3 == 0))
+        records.append(
+            ParallelRecord(
+                f"r{i}",
+                {lang: f"q{i}{lang}" for lang in queries},
+                {lang: f"p{i}{lang}" for lang in passages},
+                cross_only=draw(st.booleans()) and i % 3 == 0,
+            )
+        )
     return ParallelCorpus(records, "random")
 
 
 def full_corpus(n: int = 400, langs: tuple[str, ...] = LANGS) -> ParallelCorpus:
     """``n`` records with a query and a passage in every language of ``langs``."""
-    return ParallelCorpus([ParallelRecord(f"r{i}", {lang: f"q{i}{lang}" for lang in langs},
-                                          {lang: f"p{i}{lang}" for lang in langs}) for i in range(n)], "full")
+    return ParallelCorpus(
+        [
+            ParallelRecord(f"r{i}", {lang: f"q{i}{lang}" for lang in langs}, {lang: f"p{i}{lang}" for lang in langs})
+            for i in range(n)
+        ],
+        "full",
+    )
 
 
 def mono(record: ParallelRecord) -> set[str]:
@@ -82,8 +92,7 @@ def is_cross_batch(batch: list[Pair], data: ParallelCorpus) -> bool:
 
 
 def obeys_rule(strategy: str, batch: list[Pair], data: ParallelCorpus) -> bool:
-    per_pair_mono = all(p.query_lang == p.passage_lang and p.query_lang in mono(data.records[p.record])
-                        for p in batch)
+    per_pair_mono = all(p.query_lang == p.passage_lang and p.query_lang in mono(data.records[p.record]) for p in batch)
     return {
         "x-x-mono": is_mono_batch(batch, data),
         "x-y": is_cross_batch(batch, data),
@@ -94,9 +103,15 @@ def obeys_rule(strategy: str, batch: list[Pair], data: ParallelCorpus) -> bool:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=corpora(), strategy=st.sampled_from(STRATEGIES), batch_size=st.integers(1, 12),
-       seed=st.integers(0, 2**31), epoch=st.integers(0, 5), alpha=st.sampled_from([0.0, 0.3, 1.0]),
-       drop_last=st.booleans())
+@given(
+    data=corpora(),
+    strategy=st.sampled_from(STRATEGIES),
+    batch_size=st.integers(1, 12),
+    seed=st.integers(0, 2**31),
+    epoch=st.integers(0, 5),
+    alpha=st.sampled_from([0.0, 0.3, 1.0]),
+    drop_last=st.booleans(),
+)
 def test_every_batch_obeys_the_strategy(data, strategy, batch_size, seed, epoch, alpha, drop_last):
     size = expected_size(strategy, data, batch_size, alpha)
     if size is None:
@@ -169,8 +184,10 @@ def test_hybrid_proportional_alpha_counts_combinations():
     # every record has 4 mono and 4 * 3 = 12 cross combinations: alpha = 4 / 16
     assert make_sampler("hybrid", full_corpus(50), 8, alpha="proportional").alpha == pytest.approx(0.25)
     # adding cross-only records (6 cross each for 3 languages) lowers it: 50*4 / (50*16 + 50*6)
-    cross_only = [ParallelRecord(f"c{i}", {x: x for x in ("en", "de", "zh")}, {x: x for x in ("en", "de", "zh")},
-                                 cross_only=True) for i in range(50)]
+    cross_only = [
+        ParallelRecord(f"c{i}", {x: x for x in ("en", "de", "zh")}, {x: x for x in ("en", "de", "zh")}, cross_only=True)
+        for i in range(50)
+    ]
     mixed = ParallelCorpus(full_corpus(50).records + cross_only)
     assert HybridBatchSampler(mixed, 8, alpha="proportional").alpha == pytest.approx(200 / 1100)
 
@@ -178,7 +195,8 @@ def test_hybrid_proportional_alpha_counts_combinations():
 def test_mono_language_drawn_in_proportion_to_its_records():
     # 300 records in en and de, 100 more only in en: en has 400 of 700 mono records
     records = full_corpus(300, ("en", "de")).records + [
-        ParallelRecord(f"e{i}", {"en": "q"}, {"en": "p"}) for i in range(100)]
+        ParallelRecord(f"e{i}", {"en": "q"}, {"en": "p"}) for i in range(100)
+    ]
     sampler = make_sampler("x-x-mono", ParallelCorpus(records), 10, seed=5)
     langs = []
     for epoch in range(30):
@@ -202,18 +220,25 @@ def test_language_restriction():
     assert {p.query_lang for batch in sampler for p in batch} == {"de", "zh"}
 
 
-@pytest.mark.parametrize("strategy, data, kw, message", [
-    ("y-y", full_corpus(20), {}, "unknown strategy 'y-y'; use one of x-x-mono, x-y, hybrid, x-x, en-en"),
-    ("en-en", full_corpus(20, ("de", "zh")), {}, "no language en"),
-    ("x-y", full_corpus(20, ("en",)), {}, "x-y needs at least 2 languages"),
-    ("x-x", full_corpus(20), {"batch_size": 21}, "batches of 21 need that many records but 'full' has 20"),
-    ("hybrid", full_corpus(20), {"alpha": 1.5}, "alpha 1.5 is not in"),
-    ("hybrid", full_corpus(20), {"alpha": "half"}, "alpha 'half' is not in"),
-    ("x-x-mono", ParallelCorpus([ParallelRecord("m", {"en": "a", "de": "b"}, {"en": "a", "de": "b"},
-                                                cross_only=True)]), {"batch_size": 1}, "monolingual pairs"),
-    ("x-x", full_corpus(20), {"languages": ["fr"]}, "no language fr"),
-    ("x-x", full_corpus(20), {"shuffle": True}, "unknown option"),
-])
+@pytest.mark.parametrize(
+    "strategy, data, kw, message",
+    [
+        ("y-y", full_corpus(20), {}, "unknown strategy 'y-y'; use one of x-x-mono, x-y, hybrid, x-x, en-en"),
+        ("en-en", full_corpus(20, ("de", "zh")), {}, "no language en"),
+        ("x-y", full_corpus(20, ("en",)), {}, "x-y needs at least 2 languages"),
+        ("x-x", full_corpus(20), {"batch_size": 21}, "batches of 21 need that many records but 'full' has 20"),
+        ("hybrid", full_corpus(20), {"alpha": 1.5}, "alpha 1.5 is not in"),
+        ("hybrid", full_corpus(20), {"alpha": "half"}, "alpha 'half' is not in"),
+        (
+            "x-x-mono",
+            ParallelCorpus([ParallelRecord("m", {"en": "a", "de": "b"}, {"en": "a", "de": "b"}, cross_only=True)]),
+            {"batch_size": 1},
+            "monolingual pairs",
+        ),
+        ("x-x", full_corpus(20), {"languages": ["fr"]}, "no language fr"),
+        ("x-x", full_corpus(20), {"shuffle": True}, "unknown option"),
+    ],
+)
 def test_bad_requests_fail_with_one_line(strategy, data, kw, message):
     kw = {"batch_size": 4, **kw}
     with pytest.raises(LangmixError, match=message.replace("(", r"\(")) as err:

@@ -12,9 +12,18 @@ from langmix.errors import LangmixError
 
 def corpus(n: int, name: str = "c", langs: tuple[str, ...] = ("en", "de")) -> ParallelCorpus:
     """``n`` records ``<name>:<i>`` with query and passage ``"<lang> q<i>"`` / ``"<lang> p<i>"`` in ``langs``."""
-    return ParallelCorpus([ParallelRecord(f"{name}:{i}", {lang: f"{lang} q{i}" for lang in langs},
-                                          {lang: f"{lang} p{i}" for lang in langs}, source=name)
-                           for i in range(n)], name)
+    return ParallelCorpus(
+        [
+            ParallelRecord(
+                f"{name}:{i}",
+                {lang: f"{lang} q{i}" for lang in langs},
+                {lang: f"{lang} p{i}" for lang in langs},
+                source=name,
+            )
+            for i in range(n)
+        ],
+        name,
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -46,7 +55,9 @@ def test_split_errors():
 
 
 def test_filter_languages_drops_records_without_pairs():
-    data = ParallelCorpus([ParallelRecord("a", {"en": "q"}, {"de": "p"}), ParallelRecord("b", {"en": "q"}, {"en": "p"})])
+    data = ParallelCorpus(
+        [ParallelRecord("a", {"en": "q"}, {"de": "p"}), ParallelRecord("b", {"en": "q"}, {"en": "p"})]
+    )
     assert [r.id for r in data.filter_languages(["en"]).records] == ["b"]
     assert data.filter_languages(["en", "de"]).records[0].cross_pairs == (("en", "de"),)
     with pytest.raises(LangmixError, match="no language fr"):

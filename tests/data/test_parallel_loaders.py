@@ -24,8 +24,11 @@ def test_lareqa_groups_translations_by_question_id():
     qa = english["qas"][0]
     assert record.id.endswith(qa["id"]) and record.queries["en"] == qa["question"]
     # passage = answer sentence + its paragraph; negatives = the paragraph's other sentences, same format
-    answer = next(s for s, (b, e) in zip(english["sentences"], english["sentence_breaks"], strict=True)
-                  if b <= qa["answers"][0]["answer_start"] <= e)
+    answer = next(
+        s
+        for s, (b, e) in zip(english["sentences"], english["sentence_breaks"], strict=True)
+        if b <= qa["answers"][0]["answer_start"] <= e
+    )
     assert record.passages["en"] == f"{answer.strip()} {english['context'].strip()}"
     assert len(record.negatives["en"]) == len(english["sentences"]) - 1
     assert all(n.endswith(english["context"].strip()) for n in record.negatives["en"])
@@ -35,8 +38,10 @@ def test_lareqa_groups_translations_by_question_id():
 def test_lareqa_sentence_candidates_articles_and_max_negatives():
     corpus = load_corpus(f"lareqa:{FIXTURES / 'xquad-r'}", ["en", "de"], candidates="sentence", max_negatives=2)
     record = corpus.records[0]
-    assert record.passages["en"] in json.loads((FIXTURES / "xquad-r" / "en.json").read_text())["data"][0][
-        "paragraphs"][0]["context"]
+    assert (
+        record.passages["en"]
+        in json.loads((FIXTURES / "xquad-r" / "en.json").read_text())["data"][0]["paragraphs"][0]["context"]
+    )
     assert len(record.negatives["de"]) == 2 and corpus.languages == ["de", "en"]
     assert len(load_corpus(f"lareqa:{FIXTURES / 'xquad-r'}", articles={"Super_Bowl_50"})) == 9
     with pytest.raises(LangmixError, match="no records"):
@@ -99,13 +104,16 @@ def test_jsonl_layout():
     assert [r.id for r in only_en.records] == ["a", "b"]  # c has no English mono pair and no cross pair left
 
 
-@pytest.mark.parametrize("spec, kw, message", [
-    ("nonsense", {}, "unknown corpus spec"),
-    ("jsonl:/nonexistent/x.jsonl", {}, "not found"),
-    ("squad:/nonexistent/train.json", {}, "no {lang} placeholder"),
-    ("squad:/nonexistent/train.{lang}.json", {}, "no file matches"),
-    ("mkqa", {"languages": ["xx"], "folder": FIXTURES / "mkqa"}, "no language xx"),
-])
+@pytest.mark.parametrize(
+    "spec, kw, message",
+    [
+        ("nonsense", {}, "unknown corpus spec"),
+        ("jsonl:/nonexistent/x.jsonl", {}, "not found"),
+        ("squad:/nonexistent/train.json", {}, "no {lang} placeholder"),
+        ("squad:/nonexistent/train.{lang}.json", {}, "no file matches"),
+        ("mkqa", {"languages": ["xx"], "folder": FIXTURES / "mkqa"}, "no language xx"),
+    ],
+)
 def test_bad_specs_fail_with_one_line(spec, kw, message):
     with pytest.raises(LangmixError, match=message) as err:
         load_corpus(spec, **kw)
