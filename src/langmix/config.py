@@ -17,6 +17,7 @@ run and stored in every checkpoint; the three arms of the experiment differ only
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import types
 import typing
@@ -249,7 +250,11 @@ def _try(value: Any, option: Any) -> tuple[bool, Any]:
     if option is int:
         return isinstance(value, int) and not isinstance(value, bool), value
     if option is float:
-        return isinstance(value, int | float) and not isinstance(value, bool), float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            with contextlib.suppress(ValueError):
+                value = float(value)
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return ok, float(value) if ok else value
     if option is str:
         return isinstance(value, str), value
     if typing.get_origin(option) is list:

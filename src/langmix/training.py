@@ -229,13 +229,19 @@ def _is_better(value: float, best: float | None, greater: bool) -> bool:
 
 # ---------------------------------------------------------------------------------------------- the loop
 def train(
-    config: TrainConfig, out_dir: str | Path, resume: bool = False, evaluator: Evaluator | None = None
+    config: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    evaluator: Evaluator | None = None,
+    model=None,
 ) -> TrainResult:
     """Train the shared encoder with ``config``; write everything to ``out_dir``; return the outcome.
 
     ``resume`` continues from the newest complete checkpoint in ``out_dir`` (the config must match).
     ``evaluator(model) -> dict`` adds dev metrics (e.g. LAReQA mAP) at every evaluation; its
     ``primary_metric`` then selects the best model unless ``config.selection_metric`` says otherwise.
+    ``model`` is an already loaded ``SentenceTransformer`` to train in place instead of loading
+    ``config.model.name`` (saves the tokenizer load in notebooks and tests; pass a fresh copy).
     """
     from langmix.model import load_model
     from langmix.sampling import make_sampler
@@ -270,7 +276,7 @@ def train(
     warmup_steps = int(config.warmup_ratio * total_steps)
 
     # ---- model, loss, optimiser
-    model = load_model(config.model.name, device=env.device)
+    model = load_model(config.model.name, device=env.device) if model is None else model.to(env.device)
     if config.model.freeze_embeddings:
         freeze_word_embeddings(model)
     model.train()

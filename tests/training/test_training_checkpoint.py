@@ -1,0 +1,58 @@
+"""Checkpoints: complete round trip, torn folders never loaded, old ones pruned, RNG states restored."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from langmix import checkpoint as ckpt
+from langmix.errors import LangmixError
+
+
+def _state(step: int) -> dict:
+    return {"step": step, "weights": torch.full((3,), float(step)), "rng": ckpt.rng_state()}
+
+
+def test_round_trip_and_latest(tmp_path):
+    for step in (2, 4):
+        ckpt.save_checkpoint(tmp_path, step, _state(step), keep=5)
+    latest = ckpt.latest_checkpoint(tmp_path)
+    assert latest.name == "step-00000004"
+    loaded = ckpt.load_checkpoint(latest)
+    assert loaded["step"] == 4 and torch.equal(loaded["weights"], torch.full((3,), 4.0))
+
+
+@pytest.mark.parametrize("damage", ["no_marker", "truncated", "flipped_byte", "temp_folder"])
+def test_torn_checkpoint_is_skipped(tmp_path, damage):
+    ckpt.save_checkpoint(tmp_path, 2, _state(2), keep=5)
+    newest = ckpt.save_checkpoint(tmp_path, 4, _state(4), keep=5)
+    state_file = newest / ckpt.STATE_FILE
+    if damage == "no_marker":
+        (newest / ckpt.MARKER_FILE).unlink()
+    elif damage == "truncated":
+        state_file.write_bytes(state_file.read_bytes()[:100])
+    elif damage == "flipped_byte":
+        data = bytearray(state_file.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        state_file.write_bytes(bytes(data))
+    else:  # a half-written temp folder of a later step, as left by kill -9 inside save_checkpoint
+        newest.rename(newest.with_name(".step-00000006.abc.tmp"))
+    assert ckpt.latest_checkpoint(tmp_path).name == "step-00000002"
+    if damage != "temp_folder":
+        with pytest.raises(LangmixError, match="incomplete or corrupt"):
+            ckpt.load_checkpoint(newest)
+
+
+def test_keeps_only_the_newest(tmp_path):
+    for step in range(1, 5):
+        ckpt.save_checkpoint(tmp_path, step, _state(step), keep=2)
+    assert [p.name for p in ckpt.complete_checkpoints(tmp_path)] == ["step-00000003", "step-00000004"]
+
+
+def test_rng_state_restores_every_generator():
+    state = ckpt.rng_state()
+    first = (random.random(), torch.rand(2).tolist())
+    ckpt.set_rng_state(state)
+    assert (random.random(), torch.rand(2).tolist()) == first

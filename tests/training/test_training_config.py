@@ -1,0 +1,54 @@
+"""Config schema: study defaults, YAML and key=value overrides, type checks, one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from langmix.config import TrainConfig, describe, from_dict, load_config, to_dict
+from langmix.errors import LangmixError
+
+
+def test_defaults_are_the_study_settings():
+    c = TrainConfig()
+    assert (c.lr, c.weight_decay, c.temperature, c.batch_size) == (3e-5, 0.01, 0.05, 100)
+    assert (c.model.max_query_length, c.model.max_passage_length) == (64, 256)
+    assert (c.data.strategy, c.data.alpha) == ("hybrid", 0.5)
+
+
+def test_yaml_then_overrides_with_sections_and_bare_keys(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("data:\n  strategy: x-y\n  corpus: [mlqa-r]\nbatch_size: 16\n", encoding="utf-8")
+    c = load_config(path, ["lr=1e-4", "data.alpha=proportional", "languages=en,de", "max_steps=null"])
+    assert (c.data.strategy, c.data.corpus, c.batch_size) == ("x-y", ["mlqa-r"], 16)
+    assert (c.lr, c.data.alpha, c.data.languages, c.max_steps) == (1e-4, "proportional", ["en", "de"], None)
+
+
+def test_round_trip_through_dict():
+    c = load_config(None, ["strategy=x-x-mono", "seed=3"])
+    assert from_dict(to_dict(c)) == c
+
+
+@pytest.mark.parametrize("override, words", [
+    ("data.colour=red", "unknown config key 'data.colour'"),
+    ("batch_size=big", "expected int"),
+    ("symmetric=3", "expected bool"),
+    ("strategy=round-robin", "unknown strategy 'round-robin'"),
+    ("alpha=1.5", "outside [0, 1]"),
+    ("alpha=some", "neither a number nor 'proportional'"),
+    ("batch_size", "is not key=value"),
+    ("batch_size=0", "must be positive"),
+])
+def test_bad_overrides_fail_with_one_line_naming_the_fix(override, words):
+    with pytest.raises(LangmixError) as err:
+        load_config(None, [override])
+    assert words in str(err.value) and "\n" not in str(err.value) and ";" in str(err.value)
+
+
+def test_missing_config_file_names_the_examples(tmp_path):
+    with pytest.raises(LangmixError, match="configs/"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_every_field_has_help():
+    rows = describe()
+    assert rows and all(help_text for _, _, help_text in rows)

@@ -1,0 +1,125 @@
+"""The training loop on the tiny model: run folder, logs, model card, resume, NaN, frozen embeddings, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from langmix import checkpoint as ckpt
+from langmix import training
+from langmix.errors import LangmixError
+from langmix.model import load_model
+from langmix.training import read_log
+
+
+def _weights(run_dir):
+    return ckpt.load_checkpoint(ckpt.latest_checkpoint(run_dir))["model"]
+
+
+def test_run_folder_logs_and_model_card(make_config, tmp_path, train_tiny):
+    config = make_config("data.strategy=hybrid", "data.hard_negatives=1", "seed=7")
+    result = train_tiny(config, tmp_path / "run")
+    run = tmp_path / "run"
+    for name in ("config.yaml", "config.json", "versions.json", "train_log.jsonl", "loss_curve.png", "metrics.json"):
+        assert (run / name).is_file(), name
+    rows = read_log(run / "train_log.jsonl")
+    steps = [r for r in rows if r["event"] == "train"]
+    assert [r["step"] for r in steps] == list(range(1, 9))
+    assert all(0.0 <= r["mono_share"] <= 1.0 and r["languages"] and r["lr"] > 0 for r in steps)
+    assert sum(r["pair_counts"][k] for r in steps[:1] for k in r["pair_counts"]) == 8
+    assert [r["step"] for r in rows if r["event"] == "dev"] == [4, 8]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["steps"] == result.steps == 8 and metrics["best_step"] == result.best_step
+    card = (run / "best-model" / "README.md").read_text()
+    for words in ("hybrid", "| alpha | 0.5 |", "| seed | 7 |", "dev_loss", "xquad-r-slice.jsonl"):
+        assert words in card
+    reloaded = load_model(result.best_model_dir)
+    assert reloaded.encode(["query: hallo"]).shape == (1, 32)
+
+
+def test_freeze_embeddings_keeps_the_matrix_and_trains_the_rest(make_config, tmp_path, tiny_model, train_tiny):
+    train_tiny(make_config("max_steps=2", "eval_every=2"), tmp_path / "run")
+    before, after = tiny_model.state_dict(), _weights(tmp_path / "run")
+    emb = next(k for k in before if k.endswith("word_embeddings.weight"))
+    assert torch.equal(before[emb], after[emb])
+    assert any(not torch.equal(before[k], after[k]) for k in before if k != emb)
+
+
+def test_in_process_resume_equals_uninterrupted(make_config, tmp_path, train_tiny):
+    """Delete the final checkpoint of a finished run, resume from step 6 of 8: same weights and losses."""
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train_tiny(make_config(), straight)
+    train_tiny(make_config(), resumed)
+    shutil.rmtree(ckpt.latest_checkpoint(resumed))
+    assert ckpt.latest_checkpoint(resumed).name == "step-00000006"
+    train_tiny(make_config(), resumed, resume=True)
+    a, b = _weights(straight), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    losses = [[r["loss"] for r in read_log(run / "train_log.jsonl") if r["event"] == "train"]
+              for run in (straight, resumed)]
+    assert losses[0] == losses[1] and len(losses[0]) == 8
+
+
+def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(make_config, tmp_path, monkeypatch,
+                                                                          train_tiny):
+    real = training.batch_loss
+    calls = {"n": 0}
+
+    def poisoned(embed_fn, batch, loss_fn):
+        calls["n"] += 1
+        loss = real(embed_fn, batch, loss_fn)
+        return loss * float("nan") if calls["n"] == 3 else loss  # the third training step
+
+    monkeypatch.setattr(training, "batch_loss", poisoned)
+    with pytest.raises(LangmixError) as err:
+        train_tiny(make_config(), tmp_path / "run")
+    message = str(err.value)
+    assert "loss became nan at step 3" in message and "--resume" in message and "\n" not in message
+    latest = ckpt.latest_checkpoint(tmp_path / "run")
+    assert latest.name == "step-00000002" and str(latest) in message
+    assert ckpt.load_checkpoint(latest)["loop"]["step"] == 2
+
+
+@pytest.mark.parametrize("override, words", [
+    ("batch_size=64", "lower batch_size"),
+    ("data.corpus=jsonl:/nonexistent/train.jsonl", "/nonexistent/train.jsonl"),
+    ("data.corpus=wikipedia", "unknown corpus spec 'wikipedia'"),
+])
+def test_bad_input_is_one_line(make_config, tmp_path, override, words, train_tiny):
+    with pytest.raises(LangmixError) as err:
+        train_tiny(make_config(override), tmp_path / "run")
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_resume_needs_a_checkpoint_and_a_used_folder_needs_resume(make_config, tmp_path, train_tiny):
+    with pytest.raises(LangmixError, match="no complete checkpoint"):
+        train_tiny(make_config(), tmp_path / "empty", resume=True)
+    train_tiny(make_config("max_steps=2", "eval_every=2"), tmp_path / "run")
+    with pytest.raises(LangmixError, match="pass --resume"):
+        train_tiny(make_config("max_steps=2", "eval_every=2"), tmp_path / "run")
+    with pytest.raises(LangmixError, match="config differs .* in lr"):
+        train_tiny(make_config("max_steps=2", "eval_every=2", "lr=1e-3"), tmp_path / "run", resume=True)
+
+
+def test_evaluator_metric_selects_the_best_model_and_early_stopping(make_config, tmp_path, train_tiny):
+    """An evaluator whose primary metric only gets worse: best stays at the first evaluation, patience 1 stops."""
+
+    class Worsening:
+        primary_metric = "dev/map"
+        greater_is_better = True
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def __call__(self, model) -> dict[str, float]:
+            self.calls += 1
+            return {"dev/map": 1.0 / self.calls}
+
+    evaluator = Worsening()
+    result = train_tiny(make_config("eval_every=2", "patience=1", "max_steps=8"), tmp_path / "run", evaluator=evaluator)
+    assert result.selection_metric == "dev/map" and result.best_step == 2
+    assert result.stopped_early and result.steps == 4 and evaluator.calls == 2
+    assert "dev/map" in (tmp_path / "run" / "best-model" / "README.md").read_text()
