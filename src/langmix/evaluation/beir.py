@@ -38,10 +38,11 @@ def build_index(docs: np.ndarray, index: IndexKind = "flat", nlist: int | None =
     elif index == "hnsw":
         out = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
     elif index == "ivf":
-        nlist = nlist or max(1, int(4 * np.sqrt(len(docs))))  # faiss's rule of thumb: 4 sqrt(n) lists
+        # faiss's rules of thumb: about 4 sqrt(n) lists, but at least 39 training points per list
+        nlist = nlist or max(1, min(int(4 * np.sqrt(len(docs))), len(docs) // 39))
         out = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         out.train(docs)
-        out.nprobe = max(1, nlist // 8)
+        out.nprobe = max(1, nlist // 4)  # probe a quarter of the lists: recall over speed
     else:
         raise LangmixError(f"unknown index '{index}'", "use flat, ivf or hnsw")
     out.add(docs)
