@@ -68,8 +68,9 @@ def expected_size(strategy: str, data: ParallelCorpus, batch_size: int, alpha: f
         n = sum(bool(wanted(r)) for r in records)
         return n if n >= batch_size else None
     pools = {lang: sum(lang in mono(r) for r in records) for lang in LANGS}
-    mono_ok = any(pools.values()) and all(v >= batch_size for v in pools.values() if v)
-    mono_ids = {i for i, r in enumerate(records) if mono(r)}
+    big = {lang for lang, v in pools.items() if v >= batch_size}  # smaller languages are skipped
+    mono_ok = bool(big)
+    mono_ids = {i for i, r in enumerate(records) if mono(r) & big}
     cross_ids = {i for i, r in enumerate(records) if cross(r)}
     cross_ok = len(data.languages) >= 2 and len(cross_ids) >= batch_size
     if strategy == "x-x-mono":
@@ -248,3 +249,10 @@ def test_bad_requests_fail_with_one_line(strategy, data, kw, message):
 
 def test_batch_makeup():
     assert batch_makeup([Pair(0, "en", "en"), Pair(1, "de", "en")]) == {"mono_share": 0.5, "languages": "de,en"}
+
+
+def test_x_x_mono_skips_languages_too_small_for_a_batch():
+    records = full_corpus(20, ("en",)).records + [ParallelRecord(f"d{i}", {"de": "q"}, {"de": "p"}) for i in range(3)]
+    with pytest.warns(UserWarning, match="skips {'de': 3}"):
+        sampler = make_sampler("x-x-mono", ParallelCorpus(records), 8)
+    assert len(sampler) == 20 // 8 and {p.query_lang for batch in sampler for p in batch} == {"en"}

@@ -12,7 +12,8 @@ Strategies (``make_sampler`` builds one by name):
 
 ``x-x-mono``  one language per batch for every query and passage. The language ``l`` is drawn per batch
               with probability ``n_l / sum_k n_k``, ``n_l`` = records with a query and a passage in ``l``;
-              the batch's records are drawn among those ``n_l``.
+              the batch's records are drawn among those ``n_l``. A language with ``n_l < batch_size``
+              cannot fill a batch and is skipped with a warning.
 ``x-y``       every pair cross-lingual: (query language, passage language) drawn uniformly per pair among
               the record's combinations with different languages.
 ``hybrid``    per batch an ``x-x-mono`` batch with probability ``alpha``, else an ``x-y`` batch.
@@ -33,6 +34,7 @@ the first ``k`` batches of ``iter(sampler)``: iteration replays exactly.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
@@ -57,9 +59,7 @@ class _Stream:
     def take(self, k: int) -> list[int]:
         if self.position + k > len(self.order):
             # the short leftover is dropped so that the k items stay distinct
-            self.order = [
-                self.items[i] for i in torch.randperm(len(self.items), generator=self.generator).tolist()
-            ]
+            self.order = [self.items[i] for i in torch.randperm(len(self.items), generator=self.generator).tolist()]
             self.position = 0
         self.position += k
         return self.order[self.position - k : self.position]
@@ -68,9 +68,7 @@ class _Stream:
 def _pick(options: list[tuple], generator: torch.Generator) -> list:
     """One uniformly drawn element of each ``options[i]`` (all draws from one ``torch.rand`` call)."""
     u = torch.rand(len(options), generator=generator).tolist()
-    return [
-        choices[min(int(x * len(choices)), len(choices) - 1)] for x, choices in zip(u, options, strict=True)
-    ]
+    return [choices[min(int(x * len(choices)), len(choices) - 1)] for x, choices in zip(u, options, strict=True)]
 
 
 class LanguageBatchSampler:
@@ -123,9 +121,7 @@ class LanguageBatchSampler:
 
     def _cross_pairs(self, index: int) -> tuple[tuple[str, str], ...]:
         return tuple(
-            p
-            for p in self.corpus.records[index].cross_pairs
-            if p[0] in self.languages and p[1] in self.languages
+            p for p in self.corpus.records[index].cross_pairs if p[0] in self.languages and p[1] in self.languages
         )
 
     # ------------------------------------------------------------------ sampler protocol
@@ -181,11 +177,18 @@ class XXMonoBatchSampler(LanguageBatchSampler):
                 "x-x-mono needs monolingual pairs; use x-y for translation-only data such as mkqa",
             )
         small = {lang: len(p) for lang, p in self.pools.items() if len(p) < self.batch_size}
-        if small:
+        if len(small) == len(self.pools):
             raise LangmixError(
-                f"x-x-mono batches of {self.batch_size} cannot be filled in {small} (records per language)",
-                "lower batch_size or drop those languages",
+                f"x-x-mono batches of {self.batch_size} cannot be filled in any language {small} "
+                "(records per language)",
+                "lower batch_size or add data",
             )
+        if small:
+            # a language too small for one batch cannot take part; say so rather than fail on big data sets
+            warnings.warn(
+                f"x-x-mono skips {small} (records per language): fewer than batch_size {self.batch_size}", stacklevel=3
+            )
+            self.pools = {lang: pool for lang, pool in self.pools.items() if lang not in small}
         self.langs = sorted(self.pools)
         self.weights = torch.tensor([len(self.pools[lang]) for lang in self.langs], dtype=torch.float64)
         self.members = set().union(*map(set, self.pools.values()))
@@ -256,9 +259,7 @@ class EnEnBatchSampler(XXBatchSampler):
 
     strategy = "en-en"
 
-    def __init__(
-        self, corpus: ParallelCorpus, batch_size: int, seed: int = 0, drop_last: bool = True, **kw
-    ) -> None:
+    def __init__(self, corpus: ParallelCorpus, batch_size: int, seed: int = 0, drop_last: bool = True, **kw) -> None:
         if kw.pop("languages", None) not in (None, ["en"]):
             raise LangmixError("en-en samples English only", "drop the languages option or use x-x")
         super().__init__(corpus, batch_size, seed, drop_last, languages=["en"], **kw)
@@ -301,9 +302,7 @@ class HybridBatchSampler(LanguageBatchSampler):
         self.alpha = float(alpha)
         self.mono = XXMonoBatchSampler(**options) if self.alpha > 0 else None
         self.cross = XYBatchSampler(**options) if self.alpha < 1 else None
-        return len(
-            (self.mono.members if self.mono else set()) | (set(self.cross.eligible) if self.cross else set())
-        )
+        return len((self.mono.members if self.mono else set()) | (set(self.cross.eligible) if self.cross else set()))
 
     def _source(self, generator: torch.Generator) -> BatchSource:
         mono = self.mono._source(generator) if self.mono else None
