@@ -1,0 +1,125 @@
+"""The fast encoding path gives sentence-transformers' embeddings, in input order, with less padding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from langmix import encoding
+from langmix.errors import LangmixError
+from langmix.model import encode, load_model
+
+# Lengths vary a lot (1 to ~60 words) so that batches are sorted and padded differently from ST's batches.
+TEXTS = [
+    "Hi.",
+    "Die Hauptstadt von Frankreich ist Paris, eine Stadt an der Seine mit vielen Museen und Brücken.",
+    "¿Cuántos habitantes tiene Madrid?",
+    " ".join(["The quick brown fox jumps over the lazy dog."] * 6),
+    "北京是中国的首都。",
+    "Μια σύντομη πρόταση στα ελληνικά για δοκιμή.",
+    "x",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_model_path):
+    return load_model(tiny_model_path)
+
+
+@pytest.mark.parametrize("kind", ["query", "passage"])
+def test_same_embeddings_as_sentence_transformers(tiny_model, kind):
+    expected = encode(tiny_model, TEXTS, kind, batch_size=3)
+    got = encoding.encode_fast(tiny_model, TEXTS, kind, batch_size=3)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_same_token_ids_as_sentence_transformers(tiny_model):
+    parts = encoding.encoder_parts(tiny_model)
+    ids = encoding.tokenize(parts, TEXTS, "query: ")
+    features = tiny_model.preprocess(TEXTS, prompt="query: ")
+    for row, input_ids, mask in zip(ids, features["input_ids"], features["attention_mask"], strict=True):
+        assert row == input_ids[mask.bool()].tolist()
+
+
+def test_truncation_matches_max_seq_length(tiny_model):
+    long_text = " ".join(["word"] * 2000)
+    ids = encoding.tokenize(encoding.encoder_parts(tiny_model), [long_text], "passage: ")
+    assert len(ids[0]) == tiny_model.max_seq_length
+    np.testing.assert_allclose(
+        encoding.encode_fast(tiny_model, [long_text, "short"], "passage"),
+        encode(tiny_model, [long_text, "short"], "passage"),
+        atol=1e-5,
+    )
+
+
+def test_batch_size_does_not_change_embeddings(tiny_model):
+    one = encoding.encode_fast(tiny_model, TEXTS, "passage", batch_size=1)
+    many = encoding.encode_fast(tiny_model, TEXTS, "passage", batch_size=64)
+    np.testing.assert_allclose(one, many, atol=1e-5)
+
+
+def test_length_batches_sort_longest_first_and_cover_every_index():
+    lengths = [3, 9, 1, 9, 5, 2, 7]
+    batches = encoding.length_batches(lengths, 3)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+    assert flat[:2].tolist() == [1, 3]  # stable: equal lengths keep input order
+    assert [len(b) for b in batches] == [3, 3, 1]
+
+
+def test_sorted_batches_pad_less_than_input_order():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 300, size=256)
+
+    def padded_tokens(batches):
+        return sum(len(b) * lengths[b].max() for b in batches)
+
+    in_order = [np.arange(i, i + 32) for i in range(0, 256, 32)]
+    assert padded_tokens(encoding.length_batches(lengths, 32)) < 0.8 * padded_tokens(in_order)
+
+
+def test_pad_and_mean_pool_ignore_padding():
+    input_ids, mask = encoding.pad([[5, 6, 7], [8]], pad_id=1)
+    assert input_ids.tolist() == [[5, 6, 7], [8, 1, 1]]
+    assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    hidden = torch.tensor([[[1.0], [2.0], [6.0]], [[4.0], [100.0], [100.0]]])  # (2, 3, 1)
+    assert encoding.mean_pool(hidden, mask).flatten().tolist() == [3.0, 4.0]
+
+
+def test_embed_sorted_matches_model_forward_and_backpropagates(tiny_model):
+    tiny_model.eval()  # no dropout, so chunking must not change anything
+    features = tiny_model.preprocess(TEXTS, prompt="passage: ", max_length=40)
+    expected = torch.nn.functional.normalize(tiny_model(features)["sentence_embedding"], dim=-1)
+    got = encoding.embed_sorted(tiny_model, TEXTS, "passage: ", 40, "cpu", chunk_size=2)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    got.sum().backward()
+    assert any(p.grad is not None for p in tiny_model.parameters())
+    tiny_model.zero_grad(set_to_none=True)
+
+
+def test_unknown_precision_and_empty_input_fail_with_a_fix(tiny_model):
+    with pytest.raises(LangmixError, match="precision"):
+        encoding.encode_fast(tiny_model, TEXTS, "query", precision="fp8")
+    with pytest.raises(LangmixError, match="no texts"):
+        encoding.encode_fast(tiny_model, [], "query")
+
+
+def test_bf16_stays_close_to_fp32(tiny_model):
+    fp32 = encoding.encode_fast(tiny_model, TEXTS, "passage")
+    bf16 = encoding.encode_fast(tiny_model, TEXTS, "passage", precision="bf16")
+    assert (fp32 * bf16).sum(1).min() > 0.99
+
+
+def test_other_module_stacks_fall_back_to_sentence_transformers(tiny_model_path):
+    from sentence_transformers import SentenceTransformer
+
+    model = load_model(tiny_model_path)
+    cls_model = SentenceTransformer(modules=[model[0], type(model[1])(model[1].get_embedding_dimension(), "cls")])
+    cls_model.prompts.update(model.prompts)
+    assert encoding.encoder_parts(cls_model) is None
+    np.testing.assert_allclose(
+        encoding.encode_fast(cls_model, TEXTS, "query"), encode(cls_model, TEXTS, "query"), atol=1e-6
+    )
