@@ -52,3 +52,21 @@ def test_missing_config_file_names_the_examples(tmp_path):
 def test_every_field_has_help():
     rows = describe()
     assert rows and all(help_text for _, _, help_text in rows)
+
+
+def test_cli_shows_the_resolved_config_and_rejects_unknown_keys():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from langmix.cli import app
+
+    quick = Path(__file__).parents[2] / "configs" / "quick.yaml"
+    shown = CliRunner().invoke(app, ["train", str(quick), "--show-config", "-o", "strategy=x-y", "-o", "lr=1e-4"])
+    assert shown.exit_code == 0 and "strategy: x-y" in shown.output and "lr: 0.0001" in shown.output
+    bad = subprocess.run([sys.executable, "-c", "from langmix.cli import main; main()", "train", str(quick),
+                          "-o", "colour=red"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("langmix: error: unknown config key 'colour'")
+    assert bad.stderr.count("\n") == 1
