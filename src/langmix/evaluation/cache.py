@@ -8,18 +8,14 @@ Entries are ``.npy`` files written atomically under ``$LANGMIX_HOME/cache/embedd
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from langmix.embedded import langmix_home
 from langmix.io import write_npy
 from langmix.model import Kind, encode
-
-
-def langmix_home() -> Path:
-    return Path(os.environ.get("LANGMIX_HOME", Path.home() / ".cache" / "langmix")).expanduser()
 
 
 def texts_hash(texts: Sequence[str]) -> str:
