@@ -376,7 +376,8 @@ def train(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = make_text_batch(train_corpus, rank_slice(pairs, env), config.data.hard_negatives)
-            loss_scale = scaler.get_scale() if scaler is not None else 1.0
+            # fp16: GradScaler's factor (scale() of a 1 also initialises it, which unscale_ requires)
+            loss_scale = scaler.scale(torch.ones((), device=env.device)).item() if scaler is not None else 1.0
             if cached is not None:
                 loss = cached.backward(
                     embed_fn,
