@@ -1,0 +1,79 @@
+"""``langmix reproduce [--quick]``: the study's experiment on the data at hand, with an honest report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from langmix.cli import app
+
+
+def _list(text: str | None, kind=str) -> list | None:
+    if text is None:
+        return None
+    return [kind(x.strip()) for x in text.split(",") if x.strip()]
+
+
+@app.command()
+def reproduce(
+    quick: bool = typer.Option(
+        False, "--quick", help="Small real run: <= 15 min on 2 CPU cores (embedded model)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Run folder (default runs/reproduce-<preset>)."
+    ),
+    model: str | None = typer.Option(
+        None, help="Model name or path (default: embedded multilingual-e5-small)."
+    ),
+    config: Path | None = typer.Option(
+        None, help="YAML settings over the preset (configs/reproduce-*.yaml)."
+    ),
+    protocols: str | None = typer.Option(
+        None, help="Comma list: xquad-to-mlqa, mlqa-to-xquad, xquad-articles."
+    ),
+    strategies: str | None = typer.Option(
+        None, help="Comma list of rows: zero-shot, en-en, x-x, x-x-mono, x-y, hybrid, hybrid-proportional."
+    ),
+    seeds: str | None = typer.Option(None, help="Comma list of training seeds, e.g. 0,1,2."),
+    alphas: str | None = typer.Option(
+        None, help="Alpha sweep, e.g. 0,0.25,0.5,0.75,1 ('none' for no sweep)."
+    ),
+    steps: int | None = typer.Option(None, help="Training steps per cell (sets max_steps)."),
+    test_questions: int | None = typer.Option(
+        None, help="Question ids kept per test set (default preset's)."
+    ),
+    train_set: list[str] = typer.Option(
+        [], "--train-set", help="Training override key=value, as langmix train --override (repeatable)."
+    ),
+    keep_models: bool = typer.Option(
+        False, "--keep-models", help="Keep each cell's best model and checkpoints."
+    ),
+    report_only: bool = typer.Option(
+        False, "--report-only", help="Only redo significance tests and report.md."
+    ),
+) -> None:
+    """Train and evaluate every strategy on every test set (resumable; finished cells are never rerun)."""
+    from langmix.reproduce import finalize, make_settings, run_reproduce
+    from langmix.reproduce.settings import apply_train_overrides
+
+    preset = "quick" if quick else "full"
+    folder = out or Path("runs") / f"reproduce-{preset}"
+    if report_only:
+        typer.echo(f"wrote {finalize(folder)}")
+        return
+    sweep = None if alphas is None else ([] if alphas.strip() == "none" else _list(alphas, float))
+    settings = make_settings(
+        preset,
+        config,
+        model=model,
+        protocols=_list(protocols),
+        strategies=_list(strategies),
+        seeds=_list(seeds, int),
+        alphas=sweep,
+        test_questions=test_questions,
+        keep_models=keep_models or None,
+    )
+    apply_train_overrides(settings, train_set + ([f"max_steps={steps}"] if steps is not None else []))
+    results = run_reproduce(settings, folder)
+    typer.echo(f"{len(results['cells'])} cells in {folder}/results.json; report: {folder}/report.md")

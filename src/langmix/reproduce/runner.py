@@ -1,0 +1,231 @@
+"""Running the grid: one cell = train (or not, for zero-shot) + evaluate on the protocol's test set.
+
+Run folder layout::
+
+    results.json                 settings, protocol data info, one record per finished cell, significance
+    data/<protocol>/train.jsonl  the training corpus of the protocol (+ data.json: sizes, held-out articles)
+    cells/<protocol>/<label>/seed<k>/train/   langmix.training.train output (best model + checkpoints are
+                                              deleted after evaluation unless keep_models)
+    cells/<protocol>/<label>/seed<k>/eval/    langmix evaluate output: results.json, per_query.json, plots
+    report.md, alpha_curve-*.png, heatmap-*.png
+
+Resuming: a cell whose record is in ``results.json`` is never rerun. ``results.json`` is rewritten
+atomically after each cell, so a kill leaves it complete up to the last finished cell; an interrupted
+training resumes from its newest complete checkpoint; an interrupted evaluation is redone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from langmix import checkpoint as ckpt
+from langmix.config import TrainConfig, set_value, validate
+from langmix.errors import LangmixError
+from langmix.io import read_json, write_json
+from langmix.provenance import device_info, versions
+from langmix.reproduce.data import ProtocolData, prepare_protocol
+from langmix.reproduce.grid import PROTOCOLS, Cell, build_grid
+from langmix.reproduce.settings import ReproduceSettings
+
+FORMAT = 1
+
+
+class ResultsStore:
+    """``results.json`` of a run: read once, updated in memory, rewritten atomically on every change."""
+
+    def __init__(self, out: Path, settings: ReproduceSettings) -> None:
+        self.path = out / "results.json"
+        if self.path.is_file():
+            self.data = read_json(self.path)
+            saved = self.data.get("fingerprint")
+            if saved != settings.fingerprint():
+                raise LangmixError(
+                    f"{out} holds a run made with other settings (fingerprint {saved} vs "
+                    f"{settings.fingerprint()})",
+                    "rerun with the same model/data/training options, or choose another --out",
+                )
+        else:
+            self.data = {
+                "format": FORMAT,
+                "fingerprint": settings.fingerprint(),
+                "cells": {},
+                "protocols": {},
+            }
+        self.data["settings"] = dataclasses.asdict(settings)
+
+    def done(self, cell: Cell) -> bool:
+        return cell.id in self.data["cells"]
+
+    def add_cell(self, record: dict[str, Any]) -> None:
+        self.data["cells"][record["id"]] = record
+        self.save()
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self.save()
+
+    def save(self) -> None:
+        write_json(self.path, self.data)
+
+
+def cell_dir(out: Path, cell: Cell) -> Path:
+    return out / "cells" / cell.id
+
+
+def cell_train_config(base: TrainConfig, cell: Cell, train_path: Path) -> TrainConfig:
+    """The shared config with this cell's corpus, strategy, alpha and seed."""
+    config = dataclasses.replace(
+        base, model=dataclasses.replace(base.model), data=dataclasses.replace(base.data)
+    )
+    set_value(config, "data.corpus", [f"jsonl:{train_path.resolve()}"])
+    set_value(config, "data.languages", None)
+    set_value(config, "data.strategy", cell.strategy)
+    if cell.alpha is not None:
+        set_value(config, "data.alpha", cell.alpha)
+    set_value(config, "seed", cell.seed)
+    validate(config)
+    return config
+
+
+def train_cell(config: TrainConfig, folder: Path):
+    """Train into ``folder``, resuming from its newest complete checkpoint; a run that died before its
+    first checkpoint is started again from scratch."""
+    from langmix.distributed import cleanup_distributed
+    from langmix.training import train
+
+    resume = ckpt.latest_checkpoint(folder) is not None
+    if not resume and folder.exists():
+        shutil.rmtree(folder)
+    try:
+        return train(config, folder, resume=resume)
+    finally:
+        cleanup_distributed()
+
+
+def effective_alpha(config: TrainConfig) -> float | None:
+    """The alpha a hybrid sampler really uses (resolves ``proportional``) on the cell's training data."""
+    if config.data.strategy != "hybrid":
+        return None
+    from langmix.sampling import make_sampler
+    from langmix.training import load_training_data
+
+    train_corpus, _ = load_training_data(config)
+    return make_sampler(
+        "hybrid", train_corpus, config.batch_size, seed=config.seed, alpha=config.data.alpha
+    ).alpha
+
+
+def evaluate_cell(
+    model, model_name: str, data: ProtocolData, settings: ReproduceSettings, folder: Path, cache=None
+) -> dict[str, Any]:
+    """Evaluate ``model`` on the protocol's test set, write ``folder`` (langmix evaluate layout) and
+    return the JSON summary (headline metrics, language-pair mAP)."""
+    from langmix.evaluation.lareqa import evaluate_lareqa
+    from langmix.evaluation.report import headline_metrics, result_record, write_run
+
+    if settings.eval_max_seq_length:
+        model.max_seq_length = settings.eval_max_seq_length
+    result, _ = evaluate_lareqa(model, data.benchmark, settings.candidates, settings.eval_batch_size, cache)
+    meta = {
+        "model": model_name,
+        "benchmark_spec": data.benchmark.name,
+        "versions": versions(),
+        "device": device_info(),
+    }
+    write_run(folder, result, meta)
+    record = result_record(result)
+    return {
+        "metrics": {k: v for k, v in record["metrics"].items() if k in headline_metrics(result)},
+        "pair_map": record["pair_map"],
+        "languages": result.langs,
+        "n_queries": result.info["n_queries"],
+        "n_candidates": result.info["n_candidates"],
+    }
+
+
+def run_cell(
+    cell: Cell, settings: ReproduceSettings, data: ProtocolData, out: Path, zero_shot_model: Callable[[], Any]
+) -> dict[str, Any]:
+    """Train + evaluate one cell; return its record (wall times in seconds)."""
+    from langmix.evaluation.cache import EmbeddingCache, model_identity
+    from langmix.model import load_model
+
+    folder = cell_dir(out, cell)
+    record: dict[str, Any] = {"id": cell.id, **dataclasses.asdict(cell), "started": time.time()}
+    t0 = time.perf_counter()
+    if cell.trains:
+        config = cell_train_config(settings.train_config(), cell, data.train_path)
+        record["effective_alpha"] = effective_alpha(config)
+        result = train_cell(config, folder / "train")
+        record["train_seconds"] = time.perf_counter() - t0
+        record["train"] = {
+            "steps": result.steps,
+            "best_step": result.best_step,
+            "selection_metric": result.selection_metric,
+            "best": result.best_metrics,
+            "stopped_early": result.stopped_early,
+        }
+        if result.best_model_dir is None:
+            raise LangmixError(f"cell {cell.id} saved no model", "check the training log in its folder")
+        model, model_name, cache = load_model(result.best_model_dir), str(result.best_model_dir), None
+    else:
+        record["train_seconds"] = 0.0
+        model, model_name = zero_shot_model(), settings.model
+        cache = EmbeddingCache(f"{model_identity(settings.model)}|max_len={settings.eval_max_seq_length}")
+    t1 = time.perf_counter()
+    record.update(evaluate_cell(model, model_name, data, settings, folder / "eval", cache))
+    record["eval_seconds"] = time.perf_counter() - t1
+    record["wall_seconds"] = time.perf_counter() - t0
+    record["device"] = device_info()
+    if cell.trains and not settings.keep_models:  # ~0.5 GB per cell for mE5-small: keep only numbers
+        shutil.rmtree(folder / "train" / "best-model", ignore_errors=True)
+        shutil.rmtree(ckpt.checkpoint_root(folder / "train"), ignore_errors=True)
+    return record
+
+
+def run_reproduce(settings: ReproduceSettings, out: str | Path, report: bool = True) -> dict[str, Any]:
+    """Run every unfinished cell of the grid into ``out``, then write the report; return results.json."""
+    out = Path(out)
+    cells = build_grid(
+        settings.protocols, settings.strategies, settings.seeds, settings.alphas, settings.sweep_seeds
+    )
+    store = ResultsStore(out, settings)
+    store.data.setdefault("versions", versions())
+    store.set("grid", [c.id for c in cells])
+    todo = [c for c in cells if not store.done(c)]
+    protocol_data: dict[str, ProtocolData] = {}
+    zero_shot: dict[str, Any] = {}
+
+    def base_model():
+        if "model" not in zero_shot:
+            from langmix.model import load_model
+
+            zero_shot["model"] = load_model(settings.model)
+        return zero_shot["model"]
+
+    for cell in tqdm(todo, desc="reproduce", unit="cell"):
+        if cell.protocol not in protocol_data:
+            protocol_data[cell.protocol] = prepare_protocol(
+                PROTOCOLS[cell.protocol],
+                out / "data" / cell.protocol,
+                settings.sources,
+                settings.max_train_records,
+                settings.test_languages,
+                settings.test_questions,
+                settings.article_test_fraction,
+            )
+            store.data["protocols"][cell.protocol] = protocol_data[cell.protocol].info
+        tqdm.write(f"[reproduce] {cell.id}")
+        store.add_cell(run_cell(cell, settings, protocol_data[cell.protocol], out, base_model))
+    if report:
+        from langmix.reproduce.report import finalize
+
+        finalize(out)
+    return store.data

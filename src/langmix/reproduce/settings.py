@@ -1,0 +1,173 @@
+"""Settings of a ``langmix reproduce`` run: the grid, the data slice, and the training config of every cell.
+
+Two presets: ``full`` (the whole grid on all data) and ``quick`` (a real but small train + evaluate that
+fits 15 minutes on 2 CPU cores). A YAML file (``--config``, see configs/reproduce-*.yaml) and command-line
+options override preset fields; ``train`` holds :class:`langmix.config.TrainConfig` overrides, nested by
+section exactly like a ``langmix train`` config file, shared by every trained cell (each cell then sets
+the model, corpus, strategy, alpha and seed).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from langmix.config import TrainConfig, from_dict, set_value, validate
+from langmix.errors import LangmixError
+from langmix.reproduce.grid import DEFAULT_ALPHAS, MAIN_ROWS, PROTOCOLS
+
+
+@dataclass
+class ReproduceSettings:
+    preset: str = "full"
+    model: str = "multilingual-e5-small"
+    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
+    strategies: list[str] = field(default_factory=lambda: list(MAIN_ROWS))
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
+    sweep_seeds: int = 1  # seeds (the first ones) trained per alpha of the sweep
+    sources: dict[str, float] = field(default_factory=lambda: {"lareqa": 2.0, "ntrex128": 1.0, "mkqa": 1.0})
+    max_train_records: int | None = None
+    test_languages: list[str] | None = None
+    test_questions: int | None = None  # keep this many question ids of the test set (None: all)
+    article_test_fraction: float = 0.33
+    candidates: str = "context"  # LAReQA candidate mode of the test set
+    eval_batch_size: int = 64
+    eval_max_seq_length: int | None = None  # token cap when encoding the test set (None: the model's)
+    keep_models: bool = False  # keep each cell's best model and checkpoints (large)
+    n_resamples: int = 10_000  # randomisation test sign flips
+    train: dict[str, Any] = field(default_factory=dict)
+
+    def train_config(self) -> TrainConfig:
+        """The shared training config (validated); cells copy it and set their own fields."""
+        config = from_dict(copy.deepcopy(self.train))
+        set_value(config, "model.name", self.model)
+        validate(config)
+        return config
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes a cell's numbers; the grid selection is left out, so a partial
+        run can be extended with more protocols, strategies, seeds or alphas."""
+        values = dataclasses.asdict(self)
+        for key in (
+            "preset",
+            "protocols",
+            "strategies",
+            "seeds",
+            "alphas",
+            "sweep_seeds",
+            "keep_models",
+            "n_resamples",
+        ):
+            values.pop(key)
+        return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
+
+
+FULL_TRAIN: dict[str, Any] = {
+    "model": {"max_query_length": 64, "max_passage_length": 256, "freeze_embeddings": False},
+    "data": {"hard_negatives": 1, "dev_fraction": 0.05, "dev_batches": 4},
+    "batch_size": 64,
+    "epochs": 3,
+    "lr": 3e-5,
+    "weight_decay": 0.01,
+    "eval_every": 50,
+    "patience": 3,
+    "checkpoint_every": 100,
+    "keep_checkpoints": 1,
+    "log_every": 10,
+}
+
+QUICK_TRAIN: dict[str, Any] = {
+    "model": {"max_query_length": 32, "max_passage_length": 64, "freeze_embeddings": True},
+    "data": {"hard_negatives": 0, "dev_fraction": 0.1, "dev_batches": 2},
+    "batch_size": 16,
+    "epochs": 1,
+    "max_steps": 30,
+    "lr": 5e-5,
+    "eval_every": 15,
+    "patience": 0,
+    "checkpoint_every": 1000,
+    "keep_checkpoints": 1,
+    "log_every": 5,
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "full": {"train": FULL_TRAIN},
+    "quick": {
+        "protocols": ["xquad-to-mlqa"],
+        "strategies": ["zero-shot", "x-x-mono", "x-y", "hybrid"],
+        "seeds": [0],
+        "alphas": [],
+        "max_train_records": 2000,
+        "test_questions": 30,
+        "candidates": "sentence",
+        "eval_batch_size": 32,
+        "n_resamples": 5000,
+        "train": QUICK_TRAIN,
+    },
+}
+
+
+def make_settings(
+    preset: str = "full", config_file: str | Path | None = None, **overrides: Any
+) -> ReproduceSettings:
+    """Preset, then the YAML file, then ``overrides`` (None values are ignored; ``train`` dicts merge)."""
+    if preset not in PRESETS:
+        raise LangmixError(f"unknown preset '{preset}'", f"use one of {', '.join(PRESETS)}")
+    values: dict[str, Any] = {"preset": preset}
+    _merge(values, copy.deepcopy(PRESETS[preset]))
+    if config_file is not None:
+        _merge(values, _read_yaml(Path(config_file)))
+    _merge(values, {k: v for k, v in overrides.items() if v is not None})
+    known = {f.name for f in dataclasses.fields(ReproduceSettings)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise LangmixError(
+            f"unknown reproduce setting(s) {', '.join(unknown)}", f"use {', '.join(sorted(known))}"
+        )
+    settings = ReproduceSettings(**values)
+    settings.train_config()  # fail now, not after the first cells, on a bad training override
+    return settings
+
+
+def apply_train_overrides(settings: ReproduceSettings, items: list[str]) -> None:
+    """``key=value`` training overrides (as ``langmix train --override``) into ``settings.train``."""
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep:
+            raise LangmixError(f"override '{item}' is not key=value", "write e.g. --train-set lr=1e-5")
+        section, _, name = key.strip().rpartition(".")
+        target = settings.train.setdefault(section, {}) if section else settings.train
+        target[name] = yaml.safe_load(text) if text.strip() else ""
+    settings.train_config()
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key != "sources":
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise LangmixError(
+            f"config file {path} not found", "check the path (examples: configs/reproduce-*.yaml)"
+        )
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise LangmixError(
+            f"{path} is not valid YAML ({str(err).splitlines()[0]})", "fix the syntax"
+        ) from err
+    if not isinstance(values, dict):
+        raise LangmixError(f"{path} is not a mapping of settings", "write key: value lines")
+    return values
