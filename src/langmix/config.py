@@ -57,6 +57,10 @@ class DataConfig:
     dev_batches: int = _f(4, "dev batches averaged for the dev loss")
     hard_negatives: int = _f(0, "hard negatives per query (from the record, passage language)")
     max_records: int | None = _f(None, "keep only the first N training records (quick runs)")
+    dev_benchmark: str | None = _f(
+        None, "LAReQA benchmark among the corpora (xquad-r, mlqa-r): its held-out questions give a dev mAP "
+        "that selects the best model and drives early stopping (None: dev loss)")
+    dev_candidates: str = _f("context", "dev mAP candidates: 'context' (sentence + paragraph) or 'sentence'")
 
 
 @dataclass
@@ -129,6 +133,8 @@ def set_value(config: TrainConfig, key: str, value: Any) -> None:
 def validate(config: TrainConfig) -> None:
     """Cross-field checks that a type cannot express."""
     data = config.data
+    if data.dev_candidates not in ("context", "sentence"):
+        raise LangmixError(f"data.dev_candidates='{data.dev_candidates}' is unknown", "use 'context' or 'sentence'")
     if data.strategy not in STRATEGY_NAMES:
         raise LangmixError(
             f"unknown strategy '{data.strategy}'", f"set data.strategy to one of {', '.join(STRATEGY_NAMES)}"

@@ -262,6 +262,11 @@ def train(
             "choose a batch size that is a multiple of the number of processes",
         )
     train_corpus, dev_corpus = load_training_data(config)
+    if evaluator is None and config.data.dev_benchmark:
+        from langmix.evaluation.lareqa import dev_evaluator
+
+        evaluator = dev_evaluator(config.data.dev_benchmark, [r.id for r in dev_corpus.records],
+                                  config.data.dev_candidates, config.data.languages)
     sampler = make_sampler(
         config.data.strategy, train_corpus, config.batch_size, seed=config.seed, alpha=config.data.alpha
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -123,3 +124,21 @@ def test_evaluator_metric_selects_the_best_model_and_early_stopping(make_config,
     assert result.selection_metric == "dev/map" and result.best_step == 2
     assert result.stopped_early and result.steps == 4 and evaluator.calls == 2
     assert "dev/map" in (tmp_path / "run" / "best-model" / "README.md").read_text()
+
+
+def test_dev_benchmark_selects_on_lareqa_map_of_held_out_questions(make_config, tmp_path, train_tiny):
+    """data.dev_benchmark builds a LAReQA evaluator from the held-out question ids only."""
+    lareqa = Path(__file__).parents[1] / "fixtures" / "data" / "xquad-r"
+    config = make_config(f"data.corpus=lareqa:{lareqa}", f"data.dev_benchmark=lareqa:{lareqa}",
+                         "data.dev_candidates=sentence", "data.dev_fraction=0.3", "batch_size=4", "max_steps=4")
+    result = train_tiny(config, tmp_path / "run")
+    assert result.selection_metric == "xquad-r/multi/map"
+    assert 0.0 < result.best_metrics["xquad-r/multi/map"] <= 1.0
+    dev_rows = [row for row in read_log(tmp_path / "run" / "train_log.jsonl") if row.get("event") == "dev"]
+    assert dev_rows and all("xquad-r/mono/map" in row for row in dev_rows)
+
+
+def test_dev_benchmark_must_be_among_the_corpora(make_config, tmp_path, train_tiny):
+    lareqa = Path(__file__).parents[1] / "fixtures" / "data" / "xquad-r"
+    with pytest.raises(LangmixError, match="no held-out record comes from"):
+        train_tiny(make_config(f"data.dev_benchmark=lareqa:{lareqa}"), tmp_path / "run")

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from langmix.data.lareqa import LareqaBenchmark, LareqaLanguage, Question
+from langmix.data.lareqa import LareqaBenchmark, LareqaLanguage, Question, load_lareqa
 from langmix.errors import LangmixError
 from langmix.evaluation import metrics as M
 from langmix.evaluation.cache import EmbeddingCache, texts_hash
@@ -455,3 +455,22 @@ class LareqaEvaluator:
                 result_record(result, extra={"epoch": epoch, "steps": steps}),
             )
         return result.metrics
+
+
+def dev_evaluator(
+    spec: str, record_ids: Iterable[str], mode: str = "context", languages: list[str] | None = None
+) -> LareqaEvaluator:
+    """A :class:`LareqaEvaluator` on the held-out questions of a training corpus loaded from LAReQA ``spec``
+    (``xquad-r``, ``mlqa-r``, ``lareqa:FOLDER`` or a folder).
+
+    Training records of a LAReQA corpus have ids ``<benchmark name>:<question id>``; the pool is restricted
+    to the paragraphs of the held-out questions, so dev mAP never sees a training answer.
+    """
+    benchmark = load_lareqa(spec.removeprefix("lareqa:"), languages)
+    prefix = f"{benchmark.name}:"
+    known = {q.qid for data in benchmark.languages.values() for q in data.questions}
+    qids = [rid[len(prefix):] for rid in record_ids if rid.startswith(prefix) and rid[len(prefix):] in known]
+    if not qids:
+        raise LangmixError(f"no held-out record comes from '{spec}'",
+                           "set data.dev_benchmark to a LAReQA benchmark listed in data.corpus, or to null")
+    return LareqaEvaluator(subset_benchmark(benchmark, qids=qids), mode)
