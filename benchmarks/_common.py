@@ -120,6 +120,36 @@ class _RssSampler:
         self.peak = max(self.peak, self._rss())
 
 
+class PeakMemory:
+    """A resettable high-water mark of memory: CUDA allocator on a GPU, sampled process RSS on the CPU.
+
+    ``reset()`` starts a new window (like ``torch.cuda.reset_peak_memory_stats``); ``peak_mb()`` is the
+    peak since then. Lets two contenders in one process each get the peak of their own blocks.
+    """
+
+    def __init__(self, device: str) -> None:
+        self.cuda = device.startswith("cuda")
+        self.kind = "torch.cuda.max_memory_allocated" if self.cuda else "process RSS, sampled every 20 ms"
+        self._sampler = None if self.cuda else _RssSampler().__enter__()
+
+    def reset(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            self._sampler.peak = self._sampler._rss()
+
+    def peak_mb(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated() / 2**20
+        return max(self._sampler.peak, self._sampler._rss()) / 2**20
+
+    def close(self) -> None:
+        if self._sampler is not None:
+            self._sampler.__exit__()
+
+
 @contextmanager
 def peak_memory(device: str) -> Iterator[dict[str, Any]]:
     """Yields a dict that holds, after the block, ``peak_mb`` and what it measured (CUDA allocator or RSS)."""

@@ -5,6 +5,15 @@ time does not depend on the values) or a folder written by ``langmix evaluate --
 Writes results/bench-eval-speed.json.
 
     .venv/bin/python benchmarks/eval_speed.py [--embeddings RUN/embeddings] [--threads 2] [--repeats 3]
+
+With ``--model`` it times a whole evaluation instead: encode every query and candidate (with context)
+and compute all metrics, once with sentence-transformers' ``encode`` (what ``langmix.model.encode``
+calls) and once with langmix's fast path (:func:`langmix.encoding.encode_fast`), alternating, and checks
+that both give the same metrics. A full XQuAD-R encode of 13,014 candidates with context takes hours on
+two shared CPU cores, so ``--limit-questions N`` evaluates the first N question ids (all their languages
+and paragraphs); the JSON records what was measured. Writes results/bench-eval-full-<model>-<device>.json.
+
+    .venv/bin/python benchmarks/eval_speed.py --model embedded --limit-questions 20
 """
 
 from __future__ import annotations
@@ -29,8 +38,66 @@ def unit_rows(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
+def full_evaluation(args) -> None:
+    """Encode + all metrics, ST encode vs the fast path, alternating rounds; same metrics checked."""
+    import statistics
+    import sys
+    from unittest import mock
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _common import environment, load, resolve_device, write_result
+    from langmix import encoding
+    from langmix.evaluation import lareqa
+    from langmix.model import encode
+
+    device = resolve_device(args.device)
+    benchmark = load_lareqa(args.benchmark)
+    if args.limit_questions:
+        benchmark = lareqa.first_questions(benchmark, args.limit_questions)
+    model = load(args.model, device)
+    encoders = {"sentence-transformers": encode, "langmix": encoding.encode_fast}
+    seconds: dict[str, list[float]] = {name: [] for name in encoders}
+    encode_seconds: dict[str, list[float]] = {name: [] for name in encoders}
+    metrics: dict[str, dict[str, float]] = {}
+    for r in range(args.repeats):
+        for name in encoders if r % 2 == 0 else reversed(encoders):
+            start = time.perf_counter()
+            with mock.patch.object(lareqa, "encode", encoders[name]):  # what wiring langmix.model.encode does
+                emb = lareqa.embed_benchmark(model, benchmark, "context", args.batch_size)
+            encoded = time.perf_counter()
+            result = score_lareqa(benchmark, emb.queries, emb.candidates, "context")
+            seconds[name].append(time.perf_counter() - start)
+            encode_seconds[name].append(encoded - start)
+            metrics[name] = result.metrics
+            print(f"round {r} {name}: {seconds[name][-1]:.1f} s ({encode_seconds[name][-1]:.1f} s encoding)")
+    st, fast = metrics["sentence-transformers"], metrics["langmix"]
+    diff = max(abs(st[k] - fast[k]) for k in st if not (np.isnan(st[k]) or np.isnan(fast[k])))
+    layout = build_layout(benchmark)
+    record = {
+        **environment(device),
+        "settings": vars(args) | {"embeddings": None},
+        "measured": f"{args.benchmark}, first {args.limit_questions or 'all'} question ids: "
+        f"{len(layout.query_ids)} queries x {len(layout.cand_lang)} candidates with context",
+        "sides": {
+            name: {"seconds": seconds[name], "median_seconds": statistics.median(seconds[name]),
+                   "encode_seconds": encode_seconds[name]}
+            for name in encoders
+        },
+        "speedup_langmix_over_st": statistics.median(seconds["sentence-transformers"])
+        / statistics.median(seconds["langmix"]),
+        "max_metric_difference": diff,
+        "metrics_langmix": fast,
+    }
+    write_result(f"eval-full-{args.model}-{device}", record)
+    print(f"speed-up {record['speedup_langmix_over_st']:.2f}x; largest metric difference {diff:.2e}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="embedded, e5-small or xlmr-base: time encode + metrics (see above)")
+    parser.add_argument("--limit-questions", type=int, help="with --model: the first N question ids only")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--benchmark", default="xquad-r")
     parser.add_argument("--embeddings", type=Path, help="folder with queries.npy / candidates.npy")
     parser.add_argument("--dim", type=int, default=384, help="synthetic embedding size (e5-small: 384)")
@@ -39,6 +106,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/bench-eval-speed.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.model:
+        full_evaluation(args)
+        return
     benchmark = load_lareqa(args.benchmark)
     layout = build_layout(benchmark)
     if args.embeddings:
