@@ -59,7 +59,7 @@ def held_out_articles(benchmark: LareqaBenchmark, fraction: float) -> list[str]:
     return held
 
 
-def test_qids(benchmark: LareqaBenchmark, limit: int | None) -> list[str] | None:
+def select_test_qids(benchmark: LareqaBenchmark, limit: int | None) -> list[str] | None:
     """``limit`` question ids, those held by the most languages first, ties in a fixed hashed order.
 
     Preferring ids present in many languages, in an order unrelated to the files (MLQA-R ids exist in at
@@ -87,7 +87,7 @@ def build_test_benchmark(
     if protocol.article_split:
         articles = held_out_articles(bench, article_fraction)
         bench = subset_benchmark(bench, articles=articles, restrict_pool=True)
-    qids = test_qids(bench, questions)
+    qids = select_test_qids(bench, questions)
     if qids is not None:
         bench = subset_benchmark(bench, qids=qids, restrict_pool=True)
     return bench, articles

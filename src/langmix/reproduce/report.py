@@ -192,12 +192,19 @@ def significance_table(sig: dict[str, Any]) -> str:
                 r = by.get((other, metric))
                 digits = 1 if metric == "rank_distance" else 4
                 cells.append(
-                    "n/a" if r is None else f"{r['hybrid_minus_other']:+.{digits}f} (p={r['p_value']:.3g})"
+                    "n/a"
+                    if r is None
+                    else f"{_signed(r['hybrid_minus_other'], digits)} (p={r['p_value']:.3g})"
                 )
             units = " / ".join(str(by[(other, m)]["n_units"]) if (other, m) in by else "-" for m in METRICS)
             parts.append(f"| {other} | " + " | ".join(cells) + f" | {units} |")
         parts.append("")
     return "\n".join(parts)
+
+
+def _signed(value: float, digits: int) -> str:
+    """``+0.0123``; a difference that rounds to zero prints as ``+0.0000``, never ``-0.0000``."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def cells_table(results: dict[str, Any]) -> str:

@@ -1,0 +1,99 @@
+"""The report renders from results.json alone: Table-1 shape, mean ± std over seeds, study numbers, figures;
+significance from per-query files through the evaluation package's compare machinery."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from langmix.io import read_json, write_json
+from langmix.reproduce.report import finalize, render, summarize
+from langmix.reproduce.study import STUDY_TABLE1
+
+BENCH = "mlqa-r"
+LANGS = ["de", "en"]
+# (label, alpha or None, seed) -> (mono, cross, multi, rank distance): arbitrary distinct inputs
+INPUTS = {
+    ("zero-shot", None, 0): (0.50, 0.30, 0.20, 40.0),
+    ("x-y", None, 0): (0.52, 0.41, 0.30, 20.0),
+    ("x-y", None, 1): (0.54, 0.43, 0.34, 22.0),
+    ("hybrid", 0.5, 0): (0.60, 0.44, 0.31, 18.0),
+    ("hybrid", 0.5, 1): (0.62, 0.46, 0.35, 16.0),
+    ("hybrid", 0.5, 2): (0.64, 0.42, 0.33, 17.0),
+    ("hybrid-a0", 0.0, 0): (0.55, 0.45, 0.32, 19.0),
+    ("hybrid-a1", 1.0, 0): (0.63, 0.35, 0.25, 30.0),
+}
+KEYS = ["mono/map", "cross/map", "multi/map", "rank_distance"]
+
+
+def results_json() -> dict:
+    cells = {}
+    for (label, alpha, seed), values in INPUTS.items():
+        cid = f"xquad-to-mlqa/{label}/seed{seed}"
+        cells[cid] = {
+            "id": cid,
+            "protocol": "xquad-to-mlqa",
+            "label": label,
+            "alpha": alpha,
+            "seed": seed,
+            "strategy": None if label == "zero-shot" else ("x-y" if label == "x-y" else "hybrid"),
+            "metrics": {f"{BENCH}/{k}": v for k, v in zip(KEYS, values, strict=True)},
+            "pair_map": {x: {y: values[0] if x == y else values[1] for y in LANGS} for x in LANGS},
+            "languages": LANGS,
+            "train_seconds": 2.0,
+            "eval_seconds": 1.0,
+            "wall_seconds": 3.0 + seed,
+            "effective_alpha": alpha,
+            "train": {"steps": 4, "best_step": 4},
+        }
+    return {
+        "settings": {"preset": "quick", "model": "m", "seeds": [0, 1, 2], "alphas": [0, 0.5, 1]},
+        "protocols": {},
+        "cells": cells,
+    }
+
+
+def test_table1_shows_mean_and_sample_std_over_seeds(tmp_path):
+    write_json(tmp_path / "results.json", results_json())
+    text = render(tmp_path).read_text(encoding="utf-8")
+    table = text.split("## Table 1 (measured here)")[1].split("## The study's numbers")[0]
+    hybrid_mono = [v[0] for (label, _, _), v in INPUTS.items() if label == "hybrid"]
+    mean, std = np.mean(hybrid_mono), np.std(hybrid_mono, ddof=1)
+    row = next(line for line in table.splitlines() if "| hybrid |" in line)
+    assert f"| 3 | {mean:.3f} ± {std:.3f} |" in row
+    zero = next(line for line in table.splitlines() if "| zero-shot |" in line)
+    assert "| 1 | 0.500 |" in zero and "±" not in zero  # one seed: no std is invented
+    assert table.index("| zero-shot |") < table.index("| x-y |") < table.index("| hybrid |")
+    assert table.index("| hybrid |") < table.index("| hybrid-a0 |") < table.index("| hybrid-a1 |")
+    # the study's numbers sit in their own, labelled section
+    study = text.split("## The study's numbers (NOT measured here)")[1]
+    assert f"{STUDY_TABLE1['mlqa-r']['LaBSE']['hybrid'][0]:.3f}" in study
+    for name in ("heatmap-xquad-to-mlqa.png", "alpha_curve-xquad-to-mlqa.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_summarize_one_seed_has_no_std():
+    mean, std, n = summarize([{"metrics": {"k": 0.25}}], "k")
+    assert (mean, n) == (0.25, 1) and np.isnan(std)
+
+
+def test_significance_from_per_query_files(tmp_path):
+    results = results_json()
+    results["settings"]["n_resamples"] = 2000
+    rng = np.random.default_rng(0)
+    units = [f"en:q{i}" for i in range(40)]
+    base = rng.uniform(0.2, 0.6, len(units))
+    for cid, cell in results["cells"].items():
+        # hybrid clearly above every other row on mono; identical to x-y elsewhere
+        shift = 0.3 if cell["label"] == "hybrid" else 0.0
+        per_query = {f"{BENCH}/mono/map": dict(zip(units, base + shift, strict=True))}
+        per_query.update({f"{BENCH}/{k}": dict(zip(units, base, strict=True)) for k in KEYS[1:]})
+        write_json(tmp_path / "cells" / cid / "eval" / "per_query.json", per_query)
+    write_json(tmp_path / "results.json", results)
+    finalize(tmp_path)
+    sig = read_json(tmp_path / "results.json")["significance"]["protocols"]["xquad-to-mlqa"]
+    mono = {r["other"]: r for r in sig if r["metric"] == "mono/map"}
+    assert set(mono) == {"zero-shot", "x-y", "hybrid-a0", "hybrid-a1"}
+    assert all(r["p_value"] < 0.01 and abs(r["hybrid_minus_other"] - 0.3) < 1e-9 for r in mono.values())
+    assert all(r["p_value"] == 1.0 for r in sig if r["metric"] != "mono/map")
+    assert all(r["n_units"] == len(units) for r in sig)
+    assert "hybrid vs" in (tmp_path / "report.md").read_text(encoding="utf-8")
