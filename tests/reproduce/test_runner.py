@@ -65,6 +65,7 @@ def test_killed_run_keeps_finished_cells_and_resumes_the_rest(fake_cells, tmp_pa
     results = runner.run_reproduce(settings(), tmp_path, report=False)
     assert ran == ["xquad-to-mlqa/x-y/seed1", "xquad-to-mlqa/hybrid/seed0", "xquad-to-mlqa/hybrid/seed1"]
     assert len(results["cells"]) == 5
+    assert [i["cells_run"] for i in results["invocations"]] == [3]  # the killed invocation recorded none
 
     ran.clear()
     runner.run_reproduce(settings(), tmp_path, report=False)

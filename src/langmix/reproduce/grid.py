@@ -48,7 +48,7 @@ PROTOCOLS: dict[str, Protocol] = {
             "xquad-r",
             MLQA_LANGS,
             description="train MLQA-R (7 langs) + NTREX-128 + MKQA in those languages, test XQuAD-R "
-            "(11 langs; el, ru, th, tr unseen in LAReQA training)",
+            "(11 langs; el, ru, th, tr unseen in training)",
         ),
         Protocol(
             "xquad-articles",

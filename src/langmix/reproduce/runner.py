@@ -192,7 +192,7 @@ def run_cell(
 
 def run_reproduce(settings: ReproduceSettings, out: str | Path, report: bool = True) -> dict[str, Any]:
     """Run every unfinished cell of the grid into ``out``, then write the report; return results.json."""
-    out = Path(out)
+    out, start = Path(out), time.perf_counter()
     cells = build_grid(
         settings.protocols, settings.strategies, settings.seeds, settings.alphas, settings.sweep_seeds
     )
@@ -224,6 +224,13 @@ def run_reproduce(settings: ReproduceSettings, out: str | Path, report: bool = T
             store.data["protocols"][cell.protocol] = protocol_data[cell.protocol].info
         tqdm.write(f"[reproduce] {cell.id}")
         store.add_cell(run_cell(cell, settings, protocol_data[cell.protocol], out, base_model))
+    if todo:
+        invocation = {
+            "cells_run": len(todo),
+            "wall_seconds": time.perf_counter() - start,
+            "ended": time.time(),
+        }
+        store.set("invocations", [*store.data.get("invocations", []), invocation])
     if report:
         from langmix.reproduce.report import finalize
 
