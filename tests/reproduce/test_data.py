@@ -51,3 +51,11 @@ def test_training_corpus_is_reused_and_round_trips(tiny_data, tmp_path):
     assert {r.source for r in corpus.records} == {"mlqa-r", "ntrex128", "mkqa"}
     assert all(r.cross_only for r in corpus.records if r.source == "mkqa")
     assert set(corpus.languages) <= set(PROTOCOLS["mlqa-to-xquad"].languages)
+    assert any(any(r.negatives.values()) for r in corpus.records)  # LAReQA hard negatives kept by default
+
+
+def test_unused_hard_negatives_are_not_written(tiny_data, tmp_path):
+    data = prepare_protocol(
+        PROTOCOLS["xquad-to-mlqa"], tmp_path, SOURCES, None, None, None, 0.33, max_negatives=0
+    )
+    assert not any(any(r.negatives.values()) for r in load_corpus(f"jsonl:{data.train_path}").records)

@@ -21,7 +21,7 @@ def fake_cells(monkeypatch, tmp_path):
     ran: list[str] = []
     state = {"die_at": None}
 
-    def fake_prepare(protocol, folder, *args):
+    def fake_prepare(protocol, folder, *args, **kw):
         return ProtocolData(folder / "train.jsonl", benchmark=None, info={"test": protocol.test})
 
     def fake_run_cell(cell, settings, data, out, zero_shot_model):

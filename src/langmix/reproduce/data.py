@@ -104,8 +104,10 @@ def build_train_corpus(
     sources: dict[str, float],
     exclude_qids: set[str],
     max_records: int | None,
+    max_negatives: int | None = None,
 ) -> tuple[ParallelCorpus, dict[str, int]]:
-    """The mixed, shuffled training corpus and the number of records per source."""
+    """The mixed, shuffled training corpus and the number of records per source; LAReQA records keep at
+    most ``max_negatives`` hard negatives (each is a sentence plus its paragraph: unused ones cost disk)."""
     unknown = set(sources) - {"lareqa", *EXTRA_SOURCES}
     if unknown:
         raise LangmixError(
@@ -116,7 +118,8 @@ def build_train_corpus(
         if weight <= 0:
             continue
         spec = protocol.lareqa_train if source == "lareqa" else source
-        corpus = _load_source(spec, protocol.languages)
+        extra = {"max_negatives": max_negatives} if source == "lareqa" else {}
+        corpus = _load_source(spec, protocol.languages, **extra)
         if source == "lareqa" and exclude_qids:
             kept = [r for r in corpus.records if r.id.split(":", 1)[1] not in exclude_qids]
             corpus = ParallelCorpus(kept, corpus.name)
@@ -131,9 +134,9 @@ def build_train_corpus(
     return ParallelCorpus(records, mixed.name), counts
 
 
-def _load_source(spec: str, languages: tuple[str, ...]) -> ParallelCorpus:
+def _load_source(spec: str, languages: tuple[str, ...], **kw) -> ParallelCorpus:
     """``spec`` restricted to the protocol languages it has (MKQA lacks some; that is no error here)."""
-    full = load_corpus(spec)
+    full = load_corpus(spec, **kw)
     wanted = [lang for lang in languages if lang in full.languages]
     return full.filter_languages(wanted)
 
@@ -147,8 +150,9 @@ def write_jsonl(corpus: ParallelCorpus, path: Path) -> None:
 
 def _record_json(r: ParallelRecord) -> dict:
     row = {"id": r.id, "queries": r.queries, "passages": r.passages, "source": r.source}
-    if r.negatives:
-        row["negatives"] = {k: list(v) for k, v in r.negatives.items()}
+    negatives = {k: list(v) for k, v in r.negatives.items() if v}
+    if negatives:
+        row["negatives"] = negatives
     if r.cross_only:
         row["cross_only"] = True
     return row
@@ -162,6 +166,7 @@ def prepare_protocol(
     test_languages: list[str] | None,
     test_questions: int | None,
     article_fraction: float,
+    max_negatives: int | None = None,
 ) -> ProtocolData:
     """Build (or reuse from ``folder``) the training JSONL and the test benchmark of ``protocol``."""
     bench, articles = build_test_benchmark(protocol, test_languages, test_questions, article_fraction)
@@ -171,7 +176,7 @@ def prepare_protocol(
         if articles:  # the whole held-out articles, not just the (possibly limited) test questions
             full, _ = build_test_benchmark(protocol, None, None, article_fraction)
             exclude = {q.qid for d in full.languages.values() for q in d.questions}
-        corpus, counts = build_train_corpus(protocol, sources, exclude, max_records)
+        corpus, counts = build_train_corpus(protocol, sources, exclude, max_records, max_negatives)
         write_jsonl(corpus, train_path)
         write_json(
             info_path,

@@ -220,6 +220,7 @@ def run_reproduce(settings: ReproduceSettings, out: str | Path, report: bool = T
                 settings.test_languages,
                 settings.test_questions,
                 settings.article_test_fraction,
+                max_negatives=settings.train_config().data.hard_negatives,
             )
             store.data["protocols"][cell.protocol] = protocol_data[cell.protocol].info
         tqdm.write(f"[reproduce] {cell.id}")
