@@ -72,12 +72,12 @@ def load(name: str, device: str, attn: str = "sdpa"):
     return model
 
 
-def xquad_candidates(limit: int | None, seed: int = 0) -> list[str]:
+def xquad_candidates(limit: int | None, seed: int = 0, languages: list[str] | None = None) -> list[str]:
     """XQuAD-R candidates with context (answer sentence + paragraph), all languages; a seeded sample of ``limit``."""
     from langmix.data.lareqa import load_lareqa
     from langmix.evaluation.lareqa import candidate_texts
 
-    bench = load_lareqa("xquad-r")
+    bench = load_lareqa("xquad-r", languages)
     texts = [t for lang in sorted(bench.languages) for t in candidate_texts(bench.languages[lang], "context")]
     if limit is None or limit >= len(texts):
         return texts

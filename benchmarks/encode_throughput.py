@@ -52,12 +52,13 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=256, help="texts encoded per round (seeded sample)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per side, interleaved")
+    parser.add_argument("--languages", nargs="*", help="XQuAD-R languages to sample from (default: all 11)")
     parser.add_argument("--kind", default="passage", choices=("query", "passage"))
     args = parser.parse_args()
     setup_threads(args.threads)
     device = resolve_device(args.device)
     model = load(args.model, device)
-    texts = xquad_candidates(args.limit, args.seed)
+    texts = xquad_candidates(args.limit, args.seed, args.languages)
     parts = encoding.encoder_parts(model)
     lengths = np.array([len(r) for r in encoding.tokenize(parts, texts, model.prompts[args.kind])])
     dtype = torch.bfloat16 if args.precision == "bf16" else None
@@ -120,7 +121,8 @@ def main() -> None:
     result["note"] = "texts/s from the median round; FLOPs count real (unpadded) tokens only"
     settings = {k: v for k, v in vars(args).items()}
     settings["n_texts"] = len(texts)
-    write_result(f"encode-{args.model}-{device}-{args.precision}", {**environment(device), "settings": settings,
+    langs = "-".join(args.languages) if args.languages else "all"
+    write_result(f"encode-{args.model}-{device}-{args.precision}-{langs}", {**environment(device), "settings": settings,
                                                                    **result})
     print(f"speed-up {result['speedup_langmix_over_st']:.2f}x, cosine min {cos.min():.6f}")
 
