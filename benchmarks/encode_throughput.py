@@ -33,7 +33,6 @@ from _common import (
     xquad_candidates,
 )
 from langmix import encoding
-from langmix.model import encode
 
 
 def padded_tokens(lengths: np.ndarray, batches: list[np.ndarray]) -> int:
@@ -67,7 +66,7 @@ def main() -> None:
         # ST runs the model under autocast for bf16 (its encode has no precision switch of its own)
         ctx = torch.autocast(torch.device(device).type, dtype=dtype) if dtype else contextlib.nullcontext()
         with ctx:
-            return encode(model, batch, args.kind, batch_size=args.batch_size)
+            return encoding.st_encode(model, batch, args.kind, batch_size=args.batch_size)
 
     def run_langmix(batch: list[str]) -> np.ndarray:
         return encoding.encode_fast(model, batch, args.kind, batch_size=args.batch_size, precision=args.precision)

@@ -48,14 +48,13 @@ def full_evaluation(args) -> None:
     from _common import environment, load, resolve_device, write_result
     from langmix import encoding
     from langmix.evaluation import lareqa
-    from langmix.model import encode
-
+    
     device = resolve_device(args.device)
     benchmark = load_lareqa(args.benchmark)
     if args.limit_questions:
         benchmark = lareqa.first_questions(benchmark, args.limit_questions)
     model = load(args.model, device)
-    encoders = {"sentence-transformers": encode, "langmix": encoding.encode_fast}
+    encoders = {"sentence-transformers": encoding.st_encode, "langmix": encoding.encode_fast}
     seconds: dict[str, list[float]] = {name: [] for name in encoders}
     encode_seconds: dict[str, list[float]] = {name: [] for name in encoders}
     metrics: dict[str, dict[str, float]] = {}

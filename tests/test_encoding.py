@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from langmix import encoding
+from langmix.encoding import st_encode as encode
 from langmix.errors import LangmixError
-from langmix.model import encode, load_model
+from langmix.model import load_model
 
 # Lengths vary a lot (1 to ~60 words) so that batches are sorted and padded differently from ST's batches.
 TEXTS = [

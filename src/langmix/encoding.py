@@ -155,10 +155,10 @@ def encode_fast(
 ) -> np.ndarray:
     """Embed ``texts`` as queries or passages: float32 (n, dim), rows L2-normalised, in input order.
 
-    Same embeddings as ``langmix.model.encode`` (sentence-transformers ``encode``) up to float rounding
+    Same embeddings as :func:`st_encode` (sentence-transformers ``encode``) up to float rounding
     in fp32 (``precision="bf16"`` trades a little accuracy for speed on hardware with native bf16).
     """
-    from langmix.model import check_kind, encode
+    from langmix.model import check_kind
 
     check_kind(kind)
     texts = list(texts)
@@ -166,7 +166,7 @@ def encode_fast(
         raise LangmixError("no texts to encode", "give at least one non-empty line")
     parts = encoder_parts(model)
     if parts is None or not parts.normalize:  # an unusual module stack: let sentence-transformers run it
-        return encode(model, texts, kind, batch_size=batch_size, show_progress=show_progress)
+        return st_encode(model, texts, kind, batch_size, show_progress)
     device = next(parts.auto_model.parameters()).device
     dtype = resolve_precision(precision, device)
     ids = tokenize(parts, texts, model.prompts.get(kind) or "")
@@ -182,6 +182,14 @@ def encode_fast(
     finally:
         model.train(was_training)
     return out
+
+
+def st_encode(model, texts: Sequence[str], kind: str, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    """sentence-transformers' own ``encode`` (normalised, float32): the reference, and the fallback of
+    :func:`encode_fast` (called directly, so ``langmix.model.encode`` may delegate to the fast path)."""
+    emb = model.encode(list(texts), prompt_name=kind, batch_size=batch_size, show_progress_bar=show_progress,
+                       convert_to_numpy=True, normalize_embeddings=True)
+    return np.asarray(emb, dtype=np.float32)
 
 
 def embed_sorted(
