@@ -246,7 +246,7 @@ def main() -> None:
                 "CPU peak memory is the whole process (both models), the peak within each side's blocks",
     }
     name = f"train-{args.model}-{device}-{args.precision}-b{args.batch_size}"
-    name += "-frozen" if args.freeze_embeddings else ""
+    name += ("-frozen" if args.freeze_embeddings else "") + ("-nodropout" if args.no_dropout else "")
     write_result(name, {**environment(device), "settings": vars(args), **result})
     st_rate, lm_rate = (side["pairs_per_s"] for side in sides.values())
     print(f"ST {st_rate:.2f} pairs/s, langmix {lm_rate:.2f} pairs/s, speed-up {lm_rate / st_rate:.2f}x, "
