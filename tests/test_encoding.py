@@ -124,3 +124,17 @@ def test_other_module_stacks_fall_back_to_sentence_transformers(tiny_model_path)
     np.testing.assert_allclose(
         encoding.encode_fast(cls_model, TEXTS, "query"), encode(cls_model, TEXTS, "query"), atol=1e-6
     )
+
+
+def test_objects_that_only_encode_fall_back_to_their_encode() -> None:
+    """Anything with a sentence-transformers-like ``encode`` (mocks, wrappers) goes through the fallback."""
+    import numpy as np
+
+    from langmix.model import encode
+
+    class Echo:
+        def encode(self, texts, prompt_name=None, **kwargs):
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    out = encode(Echo(), ["ab", "abcd"], "query")
+    assert out.shape == (2, 2) and out[1, 0] > out[0, 0]

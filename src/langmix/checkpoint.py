@@ -10,7 +10,6 @@ missing or whose checksum does not match is skipped: a torn checkpoint is never 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 
 from langmix.errors import LangmixError
-from langmix.io import atomic_dir
+from langmix.io import atomic_dir, file_sha256
 
 STATE_FILE = "state.pt"
 MARKER_FILE = "complete.json"
@@ -58,7 +57,7 @@ def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep:
         with open(state_path, "wb") as fh:
             torch.save(state, fh)
             _fsync(fh)
-        marker = {"step": step, "sha256": _sha256(state_path), "bytes": state_path.stat().st_size}
+        marker = {"step": step, "sha256": file_sha256(state_path), "bytes": state_path.stat().st_size}
         with open(tmp / MARKER_FILE, "w", encoding="utf-8") as fh:
             json.dump(marker, fh)
             _fsync(fh)
@@ -77,7 +76,7 @@ def is_complete(path: Path) -> bool:
         meta = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    return state.stat().st_size == meta.get("bytes") and _sha256(state) == meta.get("sha256")
+    return state.stat().st_size == meta.get("bytes") and file_sha256(state) == meta.get("sha256")
 
 
 def complete_checkpoints(run_dir: str | Path) -> list[Path]:
@@ -100,14 +99,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise LangmixError(f"checkpoint {path} is incomplete or corrupt", "resume from an earlier checkpoint")
     # weights_only=False: the state holds NumPy RNG state and Python tuples written by this package itself
     return torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(fh) -> None:

@@ -9,7 +9,6 @@ built in a temp sibling and renamed, so a killed conversion never leaves a usabl
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from langmix.errors import LangmixError
-from langmix.io import atomic_dir
+from langmix.io import atomic_dir, file_sha256
 
 MODEL_NAME = "multilingual-e5-small"
 MARKER = "langmix-embedded.json"  # written last inside the folder: its presence means "complete"
@@ -250,14 +249,6 @@ def save_sentence_transformer(f: E5File, folder: Path) -> None:
         raise LangmixError(f"conversion mismatch: missing {missing[:3]}, unexpected {unexpected[:3]}",
                            "report this as a langmix bug")
     save_encoder(bert, build_tokenizer(f), folder, max_seq_length=f.max_positions)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def is_complete(folder: Path) -> bool:

@@ -58,6 +58,8 @@ class EncoderParts:
 
 def encoder_parts(model) -> EncoderParts | None:
     """The model's Transformer module if its stack is Transformer -> mean Pooling [-> Normalize], else None."""
+    if not isinstance(model, torch.nn.Sequential):  # e.g. a test double with only an encode() method
+        return None
     names = [type(module).__name__ for module in model]
     if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
         return None
