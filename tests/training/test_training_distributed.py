@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytestmark = pytest.mark.slow  # three processes load the XLM-R tokenizer: about a minute on 2 shared cores
+# Not marked slow on purpose: about a minute on 2 cores, and the only proof that negatives are gathered right.
 
 WORKER = Path(__file__).with_name("dist_worker.py")
 
