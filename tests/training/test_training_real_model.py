@@ -50,9 +50,10 @@ def test_short_run_lowers_dev_loss_and_raises_dev_map(embedded_model_path, tmp_p
             "data.max_records=320",
             "data.strategy=hybrid",
             "batch_size=16",
+            "epochs=2",  # 320 records / 16 = 20 steps per epoch
             "max_steps=40",
             "lr=3e-5",
-            "eval_every=20",
+            "eval_every=10",
             "patience=0",
             "selection_metric=dev_loss",
             "device=cpu",
@@ -63,5 +64,6 @@ def test_short_run_lowers_dev_loss_and_raises_dev_map(embedded_model_path, tmp_p
     before = evaluator(load_model(embedded_model_path))
     result = train(config, tmp_path / "run", evaluator=evaluator)
     first, last = result.history[0], result.history[-1]
+    assert (first["step"], last["step"]) == (10, 40)
     assert last["dev_loss"] < first["dev_loss"]
     assert last[evaluator.primary_metric] > before[evaluator.primary_metric]
