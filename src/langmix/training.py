@@ -36,6 +36,7 @@ from langmix.config import TrainConfig, dump_yaml, to_dict
 from langmix.errors import LangmixError
 from langmix.io import atomic_dir, write_json, write_text
 from langmix.losses import CachedInfoNCE, InfoNCELoss, scatter_negatives
+from langmix.plotting import pyplot, save_png
 from langmix.provenance import versions
 
 Evaluator = Callable[[Any], dict[str, float]]
@@ -574,11 +575,7 @@ def read_log(path: str | Path) -> list[dict[str, Any]]:
 
 def plot_loss_curve(log_path: Path, png_path: Path) -> None:
     """Training loss per step and dev loss per evaluation, as a PNG (matplotlib Agg, no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = read_log(log_path) if log_path.exists() else []
     train_rows = [r for r in rows if r.get("event") == "train"]
     dev_rows = [r for r in rows if r.get("event") == "dev"]
@@ -589,12 +586,7 @@ def plot_loss_curve(log_path: Path, png_path: Path) -> None:
     ax.set_ylabel("InfoNCE loss")
     ax.legend()
     fig.tight_layout()
-    with contextlib.ExitStack() as stack:
-        from langmix.io import atomic_path
-
-        tmp = stack.enter_context(atomic_path(png_path))
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+    save_png(fig, png_path, dpi=100)
 
 
 # ---------------------------------------------------------------------------------------------- best model

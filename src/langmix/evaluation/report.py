@@ -13,7 +13,8 @@ import numpy as np
 
 from langmix.evaluation.beir import RetrievalResult
 from langmix.evaluation.lareqa import LareqaResult
-from langmix.io import atomic_path, write_json, write_text
+from langmix.io import write_json, write_text
+from langmix.plotting import pyplot, save_png
 
 Result = LareqaResult | RetrievalResult
 
@@ -177,10 +178,7 @@ def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
 
 # ----------------------------------------------------------------------------------------------- plots
 def plot_pair_heatmap(result: LareqaResult):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(result.langs)
     fig, ax = plt.subplots(figsize=(1 + 0.6 * n, 0.8 + 0.55 * n))
@@ -200,10 +198,7 @@ def plot_pair_heatmap(result: LareqaResult):
 
 
 def plot_rank_distance(result: LareqaResult):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     distances = result.rank_distances()
     fig, ax = plt.subplots(figsize=(1.5 + 0.6 * len(distances), 3.5))
@@ -217,9 +212,4 @@ def plot_rank_distance(result: LareqaResult):
 
 
 def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_png(fig, path, dpi=120)

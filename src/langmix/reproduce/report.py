@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from langmix.evaluation.compare import TEST_NAME, compare_runs
-from langmix.io import atomic_path, read_json, write_json, write_text
+from langmix.io import read_json, write_json, write_text
+from langmix.plotting import pyplot, save_png
 from langmix.reproduce.grid import HYBRID_LABEL, MAIN_ROWS, PROTOCOLS
 from langmix.reproduce.study import SOURCE, STUDY_TABLE1
 
@@ -338,19 +339,8 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- figures
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    _plt().close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def alpha_points(rows: dict[str, list[dict[str, Any]]]) -> list[tuple[float, list[dict[str, Any]]]]:
@@ -365,7 +355,7 @@ def alpha_points(rows: dict[str, list[dict[str, Any]]]) -> list[tuple[float, lis
 def plot_alpha_curve(protocol: str, rows: dict[str, list[dict[str, Any]]]):
     """Four panels (mono, cross, multi mAP, rank distance) against alpha; error bars = std over seeds;
     the proportional row, if present, is drawn at its effective alpha as a diamond."""
-    plt = _plt()
+    plt = pyplot()
     bench = benchmark_of(protocol)
     points = alpha_points(rows)
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4))
@@ -394,7 +384,7 @@ def plot_alpha_curve(protocol: str, rows: dict[str, list[dict[str, Any]]]):
 
 def plot_heatmaps(protocol: str, rows: dict[str, list[dict[str, Any]]]):
     """One language-pair mAP panel per main row (mean over seeds); rows = query, columns = pool language."""
-    plt = _plt()
+    plt = pyplot()
     labels = [label for label in row_order(rows) if label in MAIN_ROWS]
     langs = rows[labels[0]][0]["languages"]
     n = len(langs)
