@@ -82,6 +82,8 @@ class LangmixRunner:
         self.model, self.batches, self.device = model, batches, device
         self.config = TrainConfig()
         self.config.lr, self.config.weight_decay, self.config.max_grad_norm = args.lr, args.weight_decay, 1.0
+        if args.compile:  # langmix's lever only: the ST side runs as its trainer does by default
+            training.compile_encoder(model)
         self.optimizer = training.make_optimizer(model, self.config)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.loss_fn = InfoNCELoss(temperature=1 / 20)  # MNRL's default scale 20
@@ -195,6 +197,8 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--freeze-embeddings", action="store_true", help="freeze the word embeddings on both sides")
     parser.add_argument("--no-dropout", action="store_true", help="dropout off on both sides (exact loss check)")
+    parser.add_argument("--compile", action="store_true",
+                        help="langmix side: torch.compile the encoder (model.compile); compile time falls in warm-up")
     args = parser.parse_args()
     if args.steps <= args.warmup_steps:
         parser.error("--steps must exceed --warmup-steps")
@@ -247,6 +251,7 @@ def main() -> None:
     }
     name = f"train-{args.model}-{device}-{args.precision}-b{args.batch_size}"
     name += ("-frozen" if args.freeze_embeddings else "") + ("-nodropout" if args.no_dropout else "")
+    name += "-compile" if args.compile else ""
     write_result(name, {**environment(device), "settings": vars(args), **result})
     st_rate, lm_rate = (side["pairs_per_s"] for side in sides.values())
     print(f"ST {st_rate:.2f} pairs/s, langmix {lm_rate:.2f} pairs/s, speed-up {lm_rate / st_rate:.2f}x, "

@@ -45,6 +45,8 @@ class ModelConfig:
     max_query_length: int = _f(64, "tokens kept per query (prompt included)")
     max_passage_length: int = _f(256, "tokens kept per passage (prompt included)")
     freeze_embeddings: bool = _f(False, "freeze the word-embedding matrix (most of mE5-small's parameters)")
+    compile: bool = _f(False, "torch.compile the encoder's forward (dynamic shapes): a GPU lever, not yet "
+                       "measured on a GPU; on the 2-core CPU it made steps slower")
 
 
 @dataclass

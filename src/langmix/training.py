@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from langmix import checkpoint as ckpt
 from langmix import distributed as dist
-from langmix.config import TrainConfig, dump_yaml, to_dict
+from langmix.config import TrainConfig, dump_yaml, from_dict, to_dict
 from langmix.errors import LangmixError
 from langmix.io import atomic_dir, write_json, write_text
 from langmix.losses import CachedInfoNCE, InfoNCELoss, scatter_negatives
@@ -171,6 +171,22 @@ def freeze_word_embeddings(model) -> int:
     raise LangmixError("model has no word-embedding matrix to freeze", "set model.freeze_embeddings=false")
 
 
+def compile_encoder(model) -> None:
+    """``torch.compile`` the Hugging Face encoder's forward in place, with dynamic shapes.
+
+    Only the bound ``forward`` is replaced, so parameter names, ``state_dict`` keys, checkpoints and the
+    saved sentence-transformers folder stay exactly as without compilation. ``dynamic=True`` compiles
+    once for every padded length (batches are padded to their own longest text) instead of once per length.
+    """
+    from langmix.encoding import encoder_parts
+
+    parts = encoder_parts(model)
+    if parts is None:
+        raise LangmixError("model.compile needs a Transformer -> mean Pooling model", "set model.compile=false")
+    encoder = parts.auto_model
+    encoder.forward = torch.compile(encoder.forward, dynamic=True)
+
+
 def make_optimizer(model, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW; biases and LayerNorm weights get no weight decay (as in BERT and sentence-transformers)."""
     decay, no_decay = [], []
@@ -289,6 +305,8 @@ def train(
     model = load_model(config.model.name, device=env.device) if model is None else model.to(env.device)
     if config.model.freeze_embeddings:
         freeze_word_embeddings(model)
+    if config.model.compile:
+        compile_encoder(model)
     model.train()
     loss_fn = InfoNCELoss(config.temperature, config.symmetric)
     cached = CachedInfoNCE(loss_fn, config.grad_cache_chunk) if config.grad_cache_chunk > 0 else None
@@ -507,7 +525,8 @@ def _open_run(out_dir: Path, config: TrainConfig, resume: bool, env: dist.DistEn
     if resume:
         if latest is None:
             raise LangmixError(f"no complete checkpoint in {out_dir}", "start the run without --resume")
-        saved = json.loads((out_dir / "config.json").read_text(encoding="utf-8"))
+        # through from_dict, so a setting added to langmix since the run was saved compares as its default
+        saved = to_dict(from_dict(json.loads((out_dir / "config.json").read_text(encoding="utf-8"))))
         differing = _diff(saved, to_dict(config))
         if differing:
             raise LangmixError(

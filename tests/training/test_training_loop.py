@@ -105,6 +105,20 @@ def test_resume_needs_a_checkpoint_and_a_used_folder_needs_resume(make_config, t
         train_tiny(make_config("max_steps=2", "eval_every=2", "lr=1e-3"), tmp_path / "run", resume=True)
 
 
+def test_resume_of_a_run_saved_before_a_setting_existed(make_config, tmp_path, train_tiny):
+    """A run folder written by an older langmix lacks newer settings: they count as their defaults."""
+    run = tmp_path / "run"
+    train_tiny(make_config(), run)
+    shutil.rmtree(ckpt.latest_checkpoint(run))
+    saved = json.loads((run / "config.json").read_text())
+    del saved["model"]["compile"]  # added to langmix after such a run was written
+    (run / "config.json").write_text(json.dumps(saved))
+    train_tiny(make_config(), run, resume=True)
+    assert ckpt.latest_checkpoint(run).name == "step-00000008"
+    with pytest.raises(LangmixError, match="config differs .* in model.compile"):
+        train_tiny(make_config("model.compile=true"), run, resume=True)
+
+
 def test_evaluator_metric_selects_the_best_model_and_early_stopping(make_config, tmp_path, train_tiny):
     """An evaluator whose primary metric only gets worse: best stays at the first evaluation, patience 1 stops."""
 
