@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=2, help="profiled steps")
     parser.add_argument("--no-dropout", action="store_true")
     parser.add_argument("--freeze-embeddings", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder (model.compile)")
     parser.add_argument("--top", type=int, default=25, help="operators listed one by one")
     args = parser.parse_args()
     args.lr, args.weight_decay = 3e-5, 0.01
@@ -80,7 +81,7 @@ def main() -> None:
         "upper_bound_speedup_if_only_matmul_remained": total / groups["matmul"] if groups["matmul"] else None,
     }
     name = f"profile-train-{args.model}-{device}-{args.precision}-b{args.batch_size}"
-    name += "-nodropout" if args.no_dropout else ""
+    name += ("-nodropout" if args.no_dropout else "") + ("-compile" if args.compile else "")
     write_result(name, {**environment(device), "settings": vars(args), **result})
     for group, share in result["groups_share"].items():
         print(f"{group:>18}: {share:6.1%}")
