@@ -45,6 +45,16 @@ def st_batches(texts: list[str], batch_size: int) -> list[np.ndarray]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def int8_copy(model):
+    """A copy whose Linear layers run int8 dynamic quantisation (CPU): tried as a lever, judged on cosine."""
+    import copy
+
+    quantized = copy.deepcopy(model)
+    linear_int8 = torch.ao.quantization.quantize_dynamic
+    quantized[0].model = linear_int8(quantized[0].model, {torch.nn.Linear}, dtype=torch.qint8)
+    return quantized
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_args(parser)
@@ -53,6 +63,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per side, interleaved")
     parser.add_argument("--languages", nargs="*", help="XQuAD-R languages to sample from (default: all 11)")
     parser.add_argument("--kind", default="passage", choices=("query", "passage"))
+    parser.add_argument("--int8", action="store_true", help="langmix side: int8 dynamic quantisation (CPU experiment)")
     args = parser.parse_args()
     setup_threads(args.threads)
     device = resolve_device(args.device)
@@ -68,8 +79,10 @@ def main() -> None:
         with ctx:
             return encoding.st_encode(model, batch, args.kind, batch_size=args.batch_size)
 
+    lm_model = int8_copy(model) if args.int8 else model
+
     def run_langmix(batch: list[str]) -> np.ndarray:
-        return encoding.encode_fast(model, batch, args.kind, batch_size=args.batch_size, precision=args.precision)
+        return encoding.encode_fast(lm_model, batch, args.kind, batch_size=args.batch_size, precision=args.precision)
 
     sides = {"sentence-transformers": run_st, "langmix": run_langmix}
     for run in sides.values():  # warm-up: kernels, allocator, tokenizer caches
@@ -121,8 +134,8 @@ def main() -> None:
     settings = {k: v for k, v in vars(args).items()}
     settings["n_texts"] = len(texts)
     langs = "-".join(args.languages) if args.languages else "all"
-    write_result(f"encode-{args.model}-{device}-{args.precision}-{langs}", {**environment(device), "settings": settings,
-                                                                   **result})
+    name = f"encode-{args.model}-{device}-{args.precision}-{langs}" + ("-int8" if args.int8 else "")
+    write_result(name, {**environment(device), "settings": settings, **result})
     print(f"speed-up {result['speedup_langmix_over_st']:.2f}x, cosine min {cos.min():.6f}")
 
 
