@@ -175,8 +175,8 @@ def compile_encoder(model) -> None:
     """``torch.compile`` the Hugging Face encoder's forward in place, with dynamic shapes.
 
     Only the bound ``forward`` is replaced, so parameter names, ``state_dict`` keys, checkpoints and the
-    saved sentence-transformers folder stay exactly as without compilation. ``dynamic=True`` compiles
-    once for every padded length (batches are padded to their own longest text) instead of once per length.
+    saved sentence-transformers folder stay exactly as without compilation. With ``dynamic=True`` one
+    compilation serves every padded length (batches are padded to their own longest text).
     """
     from langmix.encoding import encoder_parts
 
