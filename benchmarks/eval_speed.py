@@ -48,7 +48,7 @@ def full_evaluation(args) -> None:
     from _common import environment, load, resolve_device, write_result
     from langmix import encoding
     from langmix.evaluation import lareqa
-    
+
     device = resolve_device(args.device)
     benchmark = load_lareqa(args.benchmark)
     if args.limit_questions:

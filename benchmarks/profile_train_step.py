@@ -18,8 +18,8 @@ from typing import Any
 
 from torch.profiler import ProfilerActivity, profile
 
-from _common import add_common_args, environment, load, resolve_device, setup_threads, write_result
-from train_throughput import LangmixRunner, prepare, xquad_batches
+from _common import environment, load, resolve_device, setup_threads, write_result
+from train_throughput import LangmixRunner, add_step_args, prepare, xquad_batches
 
 GROUPS = {  # operator name -> group; first match wins, anything else is "other"
     "matmul": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear"),
@@ -40,16 +40,11 @@ def group_of(name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_args(parser)
-    parser.add_argument("--batch-size", type=int, default=8)
+    add_step_args(parser)
     parser.add_argument("--warmup", type=int, default=2, help="unprofiled steps first")
     parser.add_argument("--steps", type=int, default=2, help="profiled steps")
-    parser.add_argument("--no-dropout", action="store_true")
-    parser.add_argument("--freeze-embeddings", action="store_true")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder (model.compile)")
     parser.add_argument("--top", type=int, default=25, help="operators listed one by one")
     args = parser.parse_args()
-    args.lr, args.weight_decay = 3e-5, 0.01
     setup_threads(args.threads)
     device = resolve_device(args.device)
     batches = xquad_batches(args.batch_size, args.warmup + args.steps, args.seed)

@@ -186,19 +186,24 @@ def side_report(times: list[float], args, flops_per_step: list[float], peak: flo
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_step_args(parser) -> None:
+    """The options of langmix's training step (read by :func:`prepare` and :class:`LangmixRunner`)."""
     add_common_args(parser)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=12, help="steps per side")
-    parser.add_argument("--warmup-steps", type=int, default=2, help="first steps left out of the rate")
-    parser.add_argument("--block", type=int, default=2, help="steps per side before switching sides")
     parser.add_argument("--lr", type=float, default=3e-5)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--freeze-embeddings", action="store_true", help="freeze the word embeddings on both sides")
     parser.add_argument("--no-dropout", action="store_true", help="dropout off on both sides (exact loss check)")
     parser.add_argument("--compile", action="store_true",
                         help="langmix side: torch.compile the encoder (model.compile); compile time falls in warm-up")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_step_args(parser)
+    parser.add_argument("--steps", type=int, default=12, help="steps per side")
+    parser.add_argument("--warmup-steps", type=int, default=2, help="first steps left out of the rate")
+    parser.add_argument("--block", type=int, default=2, help="steps per side before switching sides")
     args = parser.parse_args()
     if args.steps <= args.warmup_steps:
         parser.error("--steps must exceed --warmup-steps")
