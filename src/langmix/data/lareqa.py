@@ -1,8 +1,11 @@
 """LAReQA benchmarks (XQuAD-R, MLQA-R): SQuAD-format JSON, one file per language.
 
 A *candidate* is one sentence of a paragraph (``sentences`` / ``sentence_breaks``). The answer
-sentence of a question is the first sentence whose ``[start, end]`` break holds
-``answers[0].answer_start``. A question id shared by several languages marks translations: the
+sentence of a question is the sentence whose break ``(start, end)`` has ``start <= answer_start < end``,
+the rule of the LAReQA reference code (google-research/xtreme, ``third_party/utils_lareqa.py``,
+``generate_examples``): an answer that starts exactly at a break belongs to the sentence that begins
+there. An answer may run past its sentence's end (137 do in XQuAD-R + MLQA-R); it still counts for the
+sentence holding its first character, as in the reference. A question id shared by several languages marks translations: the
 relevant answers of a query are its answer sentence in every language that has its id.
 """
 
@@ -109,7 +112,7 @@ def _add_paragraph(out: LareqaLanguage, paragraph: dict, title: str, path: Path)
     out.paragraph += [number] * len(sentences)
     for qa in paragraph["qas"]:
         start = qa["answers"][0]["answer_start"]
-        index = next((i for i, (b, e) in enumerate(breaks) if b <= start <= e), None)
+        index = next((i for i, (b, e) in enumerate(breaks) if b <= start < e), None)
         if index is None:
             raise LangmixError(f"{path}: question {qa['id']} has no sentence holding its answer (offset {start})",
                                "fix sentence_breaks or drop the question")
