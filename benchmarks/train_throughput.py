@@ -1,25 +1,26 @@
 """Training pairs/s: sentence-transformers' trainer with MultipleNegativesRankingLoss vs langmix's training step.
 
-Same model (two copies of the same weights), same batches (XQuAD-R pairs with context from langmix's
-hybrid sampler: question -> answer sentence + paragraph), batch size, max lengths (query 64, passage
-256 tokens), precision, AdamW settings and constant learning rate, in ONE process. The runs are
-interleaved: a callback of the ST trainer runs langmix's next ``--block`` steps after every ``--block``
-ST steps, so both see the same machine load. The langmix step is the body of
-:func:`langmix.training.train` (``embed`` -> ``batch_loss`` -> backward -> clipped AdamW step), built from
-the functions of :mod:`langmix.training`, so any speed change there shows up here.
+Same model (two copies of the same weights), same batches (XQuAD-R pairs with context from langmix's hybrid
+sampler: question -> answer sentence + paragraph), batch size, max lengths (query 64, passage ``--passage-
+length`` tokens, default 128), precision (bf16: autocast on both sides), AdamW settings and constant learning
+rate, in ONE process. The runs are interleaved: a callback of the ST trainer runs langmix's next ``--block``
+steps after every ``--block`` ST steps, so both see the same machine load. The langmix step is the body of
+:func:`langmix.training.train` (``embed`` in length-sorted chunks of ``--embed-chunk`` texts -> ``batch_loss``
+-> backward -> clipped AdamW step), built from the functions of :mod:`langmix.training`, so any speed change
+there shows up here. The padded and real token counts of both sides' forwards are reported.
 
-Reported per side: pairs/s over steady-state steps (the first ``--warmup-steps`` are skipped), peak
-memory, achieved TFLOP/s (3x the forward matmul FLOPs of the real, unpadded tokens) and its share of
-the device peak; and the per-step losses of both sides with their largest relative difference.
+Reported per side: pairs/s over steady-state steps (the first ``--warmup-steps`` are skipped), peak memory,
+achieved TFLOP/s (3x the forward matmul FLOPs of the real, unpadded tokens) and its share of the device peak;
+and the per-step losses of both sides with their largest relative difference.
 
-    python benchmarks/train_throughput.py --batch-size 8 --steps 12
+    python benchmarks/train_throughput.py --batch-size 32 --steps 8
+    python benchmarks/train_throughput.py --batch-size 32 --steps 8 --precision bf16
     python benchmarks/train_throughput.py --device cuda --model xlmr-base --precision bf16 --batch-size 128
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import statistics
 import tempfile
@@ -44,8 +45,9 @@ from _common import (
 from langmix import encoding, training
 from langmix.config import TrainConfig
 from langmix.losses import InfoNCELoss
+from langmix.precision import autocast, resolve_precision
 
-MAX_LENGTH = {"query": 64, "passage": 256}
+MAX_LENGTH = {"query": 64, "passage": 128}  # the passage cap is set from --passage-length
 Batch = tuple[list[str], list[str]]
 
 
@@ -65,7 +67,7 @@ def xquad_batches(batch_size: int, steps: int, seed: int) -> list[Batch]:
 
 
 def prepare(model, args) -> None:
-    """What both sides get alike: passage cap 256 (queries are far below 64), frozen embeddings, dropout."""
+    """What both sides get alike: the passage cap (queries are far below 64), frozen embeddings, dropout."""
     model.max_seq_length = MAX_LENGTH["passage"]
     if args.freeze_embeddings:
         training.freeze_word_embeddings(model)
@@ -87,16 +89,16 @@ class LangmixRunner:
         self.optimizer = training.make_optimizer(model, self.config)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.loss_fn = InfoNCELoss(temperature=1 / 20)  # MNRL's default scale 20
-        dtype = torch.bfloat16 if args.precision == "bf16" else None
-        self.autocast = (lambda: torch.autocast(torch.device(device).type, dtype=dtype)) if dtype else (
-            contextlib.nullcontext)
+        self.config.embed_chunk = args.embed_chunk
+        dtype = resolve_precision(args.precision, device)
+        self.autocast = lambda: autocast(device, dtype)
         self.times: list[float] = []
         self.losses: list[float] = []
         model.train()
 
     def embed(self, texts, kind: str) -> torch.Tensor:
         with self.autocast():
-            return training.embed(self.model, texts, kind, MAX_LENGTH[kind], self.device)
+            return training.embed(self.model, texts, kind, MAX_LENGTH[kind], self.device, self.config.embed_chunk)
 
     def step(self) -> None:
         t0 = time.perf_counter()
@@ -169,6 +171,23 @@ def make_callback(langmix: LangmixRunner, block: int, memory: PeakMemory, peaks:
     return Interleave()
 
 
+def padded_tokens(lengths: list[int], chunk: int) -> int:
+    """Tokens a forward computes for texts of ``lengths``: one block padded to the longest (chunk 0), or
+    length-sorted chunks of ``chunk`` texts, each padded to its own longest."""
+    if chunk <= 0:
+        return len(lengths) * max(lengths)
+    return sum(len(b) * max(lengths[i] for i in b) for b in encoding.length_batches(lengths, chunk))
+
+
+def padding_report(q_len: list[list[int]], p_len: list[list[int]], chunk: int) -> dict[str, Any]:
+    """Real vs computed tokens over all batches: ST (one padded block per side) vs langmix's chunks."""
+    sides = [*q_len, *p_len]
+    real = sum(sum(x) for x in sides)
+    st, lm = sum(padded_tokens(x, 0) for x in sides), sum(padded_tokens(x, chunk) for x in sides)
+    return {"real": real, "padded_st": st, "padded_langmix": lm, "padded_over_real_st": st / real,
+            "padded_over_real_langmix": lm / real}
+
+
 def side_report(times: list[float], args, flops_per_step: list[float], peak: float | None,
                 peak_mb: list[float], memory_kind: str) -> dict[str, Any]:
     steady = times[args.warmup_steps :]
@@ -196,6 +215,9 @@ def add_step_args(parser) -> None:
     parser.add_argument("--no-dropout", action="store_true", help="dropout off on both sides (exact loss check)")
     parser.add_argument("--compile", action="store_true",
                         help="langmix side: torch.compile the encoder (model.compile); compile time falls in warm-up")
+    parser.add_argument("--embed-chunk", type=int, default=TrainConfig().embed_chunk,
+                        help="langmix side: texts per length-sorted forward chunk (0: one padded forward)")
+    parser.add_argument("--passage-length", type=int, default=128, help="passage token cap on both sides")
 
 
 def main() -> None:
@@ -209,6 +231,7 @@ def main() -> None:
         parser.error("--steps must exceed --warmup-steps")
     setup_threads(args.threads)
     device = resolve_device(args.device)
+    MAX_LENGTH["passage"] = args.passage_length
     batches = xquad_batches(args.batch_size, args.steps, args.seed)
 
     torch.manual_seed(args.seed)
@@ -217,7 +240,8 @@ def main() -> None:
         prepare(model, args)
     parts = encoding.encoder_parts(lm_model)
     q_len = [[len(r) for r in encoding.tokenize(parts, b[0], lm_model.prompts["query"], 512)] for b in batches]
-    p_len = [[len(r) for r in encoding.tokenize(parts, b[1], lm_model.prompts["passage"], 256)] for b in batches]
+    p_len = [[len(r) for r in encoding.tokenize(parts, b[1], lm_model.prompts["passage"], args.passage_length)]
+             for b in batches]
     config = parts.auto_model.config
     flops = [forward_flops(config, q) + forward_flops(config, p) for q, p in zip(q_len, p_len, strict=True)]
 
@@ -246,7 +270,8 @@ def main() -> None:
                    "compared_steps": n, "max_relative_difference": float(rel.max()),
                    "passes_2_percent": bool(rel.max() <= 0.02),
                    "note": "dropout masks differ between the sides" if not args.no_dropout else "dropout off"},
-        "tokens": {"query_max": int(max(map(max, q_len))), "query_mean": float(np.mean(np.concatenate(q_len))),
+        "tokens": {**padding_report(q_len, p_len, args.embed_chunk),
+                   "query_max": int(max(map(max, q_len))), "query_mean": float(np.mean(np.concatenate(q_len))),
                    "passage_mean": float(np.mean(np.concatenate(p_len))),
                    "queries_over_64": int(sum(x > 64 for x in np.concatenate(q_len)))},
         "peak_tflops": {"value": peak, "source": peak_source},
@@ -257,6 +282,7 @@ def main() -> None:
     name = f"train-{args.model}-{device}-{args.precision}-b{args.batch_size}"
     name += ("-frozen" if args.freeze_embeddings else "") + ("-nodropout" if args.no_dropout else "")
     name += "-compile" if args.compile else ""
+    name += f"-p{args.passage_length}-chunk{args.embed_chunk}"
     write_result(name, {**environment(device), "settings": vars(args), **result})
     st_rate, lm_rate = (side["pairs_per_s"] for side in sides.values())
     print(f"ST {st_rate:.2f} pairs/s, langmix {lm_rate:.2f} pairs/s, speed-up {lm_rate / st_rate:.2f}x, "

@@ -28,9 +28,9 @@ from typing import Any
 import yaml
 
 from langmix.errors import LangmixError
+from langmix.precision import PRECISIONS
 
 STRATEGY_NAMES = ("x-x-mono", "x-y", "hybrid", "x-x", "en-en")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 def _f(default: Any, help: str) -> Any:
@@ -61,7 +61,8 @@ class DataConfig:
     max_records: int | None = _f(None, "keep only the first N training records (quick runs)")
     dev_benchmark: str | None = _f(
         None, "LAReQA benchmark among the corpora (xquad-r, mlqa-r): its held-out questions give a dev mAP "
-        "that selects the best model and drives early stopping (None: dev loss)")
+        "that selects the best model and drives early stopping (None: dev loss; in a reproduce config, "
+        "'train' means the protocol's training benchmark)")
     dev_candidates: str = _f("context", "dev mAP candidates: 'context' (sentence + paragraph) or 'sentence'")
 
 
@@ -81,8 +82,11 @@ class TrainConfig:
     max_grad_norm: float = _f(1.0, "gradient clipping norm (0: off)")
     temperature: float = _f(0.05, "InfoNCE temperature (scale = 1/temperature)")
     symmetric: bool = _f(False, "add the passage -> query InfoNCE term")
+    embed_chunk: int = _f(16, "texts per length-sorted forward when embedding one side of a batch, each chunk "
+                          "padded to its own longest text (0: one forward padded to the batch's longest)")
     grad_cache_chunk: int = _f(0, "GradCache chunk size in texts per forward (0: plain loss)")
-    precision: str = _f("auto", "fp32, bf16 or fp16 autocast on CUDA; auto = bf16 if supported; CPU is fp32")
+    precision: str = _f("auto", "fp32; bf16 autocast (CUDA, or a CPU with AVX512-BF16/AMX); fp16 (CUDA); "
+                         "auto = bf16 on a CUDA GPU that has it, else fp32")
     device: str = _f("auto", "auto, cpu or cuda")
     threads: int = _f(0, "torch CPU threads (0: torch default)")
     eval_every: int = _f(100, "steps between dev evaluations (the end of training is always evaluated)")
@@ -166,6 +170,8 @@ def validate(config: TrainConfig) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise LangmixError(f"{key}={value} must be positive", f"set {key} to a value > 0")
+    if config.embed_chunk < 0:
+        raise LangmixError(f"embed_chunk={config.embed_chunk} is negative", "use 0 (off) or e.g. 16")
     if not 0.0 <= config.warmup_ratio < 1.0:
         raise LangmixError(f"warmup_ratio={config.warmup_ratio} is outside [0, 1)", "use e.g. 0.1")
 

@@ -22,7 +22,6 @@ embeddings do not depend on which texts share a chunk, so the loss is unchanged 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,8 +31,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from langmix.errors import LangmixError
-
-PRECISIONS = ("fp32", "bf16", "auto")
+from langmix.precision import autocast, resolve_precision
 
 
 @dataclass
@@ -120,33 +118,6 @@ def forward(parts: EncoderParts, input_ids: Tensor, mask: Tensor) -> Tensor:
     return torch.nn.functional.normalize(emb, dim=-1) if parts.normalize else emb
 
 
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``precision`` on ``device`` (None: plain fp32).
-
-    ``auto`` picks bf16 where the hardware runs it natively (a CUDA GPU with bf16, or a CPU with
-    AVX512-BF16/AMX as oneDNN reports), else fp32.
-    """
-    if precision not in PRECISIONS:
-        raise LangmixError(f"unknown precision '{precision}'", f"use one of {', '.join(PRECISIONS)}")
-    if precision == "fp32":
-        return None
-    if precision == "auto" and not bf16_native(device):
-        return None
-    return torch.bfloat16
-
-
-def bf16_native(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    return False
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
-
-
 def encode_fast(
     model,
     texts: Sequence[str],
@@ -176,7 +147,7 @@ def encode_fast(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode(), _autocast(device, dtype):
+        with torch.inference_mode(), autocast(device, dtype):
             for batch in tqdm(length_batches([len(r) for r in ids], batch_size), desc="encode",
                               disable=not show_progress):
                 input_ids, mask = pad([ids[i] for i in batch], parts.tokenizer.pad_token_id, device)
@@ -210,7 +181,7 @@ def embed_sorted(
     for batch in length_batches([len(r) for r in ids], chunk_size):
         input_ids, mask = pad([ids[i] for i in batch], parts.tokenizer.pad_token_id, device)
         hidden = parts.auto_model(input_ids=input_ids, attention_mask=mask).last_hidden_state  # (c, L, d)
-        chunks.append(mean_pool(hidden, mask))  # (c, d)
+        chunks.append(mean_pool(hidden.float(), mask))  # (c, d), float32 under bf16 autocast too
         order.append(torch.as_tensor(batch))
     emb = torch.cat(chunks)  # (n, d), sorted order
     inverse = torch.empty(len(texts), dtype=torch.long)

@@ -95,8 +95,13 @@ def _hub_reachable(timeout: float = 2.0) -> bool:
     return True
 
 
-def encode(model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-    """Embed ``texts`` as queries or passages: float32 array (n, dim), rows L2-normalised."""
+def encode(model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_progress: bool = False,
+           precision: str = "fp32") -> np.ndarray:
+    """Embed ``texts`` as queries or passages: float32 array (n, dim), rows L2-normalised.
+
+    ``precision`` (:mod:`langmix.precision`): ``bf16`` runs the encoder under bf16 autocast where the
+    device has native bf16 (several times faster on a CPU with AMX), at cosine >= 0.999 to fp32.
+    """
     from langmix.encoding import encode_fast
 
     check_kind(kind)
@@ -104,7 +109,7 @@ def encode(model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_p
     if not texts:
         raise LangmixError("no texts to encode", "give at least one non-empty line")
     # token-length-sorted batches: same embeddings as SentenceTransformer.encode, less padding across scripts
-    return encode_fast(model, texts, kind, batch_size=batch_size, show_progress=show_progress)
+    return encode_fast(model, texts, kind, batch_size=batch_size, show_progress=show_progress, precision=precision)
 
 
 def _st_modules():

@@ -28,6 +28,37 @@ def test_zero_shot_has_one_cell_and_sweep_uses_first_seeds():
     assert not next(c for c in cells if c.label == "zero-shot").trains
 
 
+def test_row_seeds_and_seed_major_order():
+    cells = build_grid(["xquad-to-mlqa", "mlqa-to-xquad"], ["zero-shot", "en-en", "hybrid"], [0, 1, 2],
+                       row_seeds={"en-en": 1}, seed_major=True)
+    assert [c.id for c in cells] == [
+        "xquad-to-mlqa/zero-shot/seed0", "xquad-to-mlqa/en-en/seed0", "xquad-to-mlqa/hybrid/seed0",
+        "mlqa-to-xquad/zero-shot/seed0", "mlqa-to-xquad/en-en/seed0", "mlqa-to-xquad/hybrid/seed0",
+        "xquad-to-mlqa/hybrid/seed1", "mlqa-to-xquad/hybrid/seed1",
+        "xquad-to-mlqa/hybrid/seed2", "mlqa-to-xquad/hybrid/seed2",
+    ]
+
+
+def test_medium_config_has_the_issue_grid():
+    """configs/reproduce-medium.yaml: 3 seeds for x-x-mono, x-y and hybrid, 1 for the baselines, both protocols,
+    whole test sets, LIR rows for zero-shot and hybrid."""
+    from pathlib import Path
+
+    from langmix.reproduce.settings import make_settings
+
+    settings = make_settings("full", Path(__file__).parents[2] / "configs" / "reproduce-medium.yaml")
+    cells = build_grid(settings.protocols, settings.strategies, settings.seeds, settings.alphas,
+                       settings.sweep_seeds, settings.row_seeds, settings.seed_major)
+    seeds: dict[tuple[str, str], int] = {}
+    for c in cells:
+        seeds[c.protocol, c.label] = seeds.get((c.protocol, c.label), 0) + 1
+    for protocol in ("xquad-to-mlqa", "mlqa-to-xquad"):
+        assert {label: seeds[protocol, label] for label in MAIN_ROWS} == {
+            "zero-shot": 1, "en-en": 1, "x-x": 1, "x-x-mono": 3, "x-y": 3, "hybrid": 3, "hybrid-proportional": 1}
+    assert settings.test_questions is None and settings.train_config().max_steps >= 200
+    assert settings.train_config().batch_size >= 32 and settings.debias and "hybrid" in settings.debias_rows
+
+
 def test_hybrid_labels():
     assert hybrid_label(0.5) == "hybrid"
     assert hybrid_label("proportional") == "hybrid-proportional"
@@ -44,6 +75,8 @@ def test_hybrid_labels():
         {"seeds": [1, 1]},
         {"alphas": [1.5]},
         {"labels": []},
+        {"row_seeds": {"nope": 1}},
+        {"row_seeds": {"hybrid": 0}},
     ],
 )
 def test_bad_selection_is_one_line_error(kwargs):

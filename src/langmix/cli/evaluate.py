@@ -28,12 +28,28 @@ def evaluate(
     split: str | None = typer.Option(None, help="BEIR/MIRACL qrels split (default test / dev)."),
     index: str = typer.Option("flat", help="BEIR/MIRACL faiss index: flat (exact), ivf or hnsw."),
     cache: bool = typer.Option(True, help="Reuse cached embeddings under $LANGMIX_HOME/cache/embeddings."),
+    precision: str = typer.Option(
+        "fp32", help="Encoding precision: fp32, or bf16 (autocast; needs AVX512-BF16/AMX or a bf16 GPU)."
+    ),
+    debias: str | None = typer.Option(
+        None,
+        help="Training-free language debiasing before scoring (LAReQA only): lir[:K] removes, per language, "
+        "the mean and the top-K principal directions of its candidate embeddings (LIR, Yang et al. 2021; "
+        "K defaults to 1).",
+    ),
 ) -> None:
     """Evaluate a model on LAReQA (mono/cross/multi mAP, rank distance) or a BEIR/MIRACL collection."""
+    import torch
+
+    from langmix.evaluation.debias import parse_debias
     from langmix.evaluation.report import headline_metrics
     from langmix.evaluation.runner import run_evaluation
+    from langmix.precision import resolve_precision
 
     langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
+    # fail before loading data and model
+    resolve_precision(precision, "cuda" if torch.cuda.is_available() else "cpu")
+    parse_debias(debias)
     result = run_evaluation(
         model,
         benchmark,
@@ -46,6 +62,8 @@ def evaluate(
         split,
         index,
         use_cache=cache,
+        precision=precision,
+        debias=debias,
     )
     for key, value in headline_metrics(result).items():
         typer.echo(f"{key}\t{value:.4f}")

@@ -32,6 +32,9 @@ def encode(
     field: str = typer.Option("text", help="JSONL field holding the text."),
     column: int = typer.Option(0, help="TSV column (0-based) holding the text."),
     batch_size: int = typer.Option(64, help="Texts per forward pass."),
+    precision: str = typer.Option(
+        "fp32", help="fp32, or bf16 (autocast; needs AVX512-BF16/AMX or a bf16 GPU; cosine >= 0.999 to fp32)."
+    ),
 ) -> None:
     """Embed texts as queries or passages into a .npy file (L2-normalised rows)."""
     from langmix.io import write_npy
@@ -40,7 +43,8 @@ def encode(
 
     check_kind(kind)
     texts = read_texts(input, field, column)
-    embeddings = encode_texts(load_model(model), texts, kind, batch_size=batch_size, show_progress=True)
+    embeddings = encode_texts(load_model(model), texts, kind, batch_size=batch_size, show_progress=True,
+                              precision=precision)
     write_npy(out, embeddings)
     typer.echo(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {out}", err=True)
 

@@ -4,9 +4,10 @@ A *candidate* is one sentence of a paragraph (``sentences`` / ``sentence_breaks`
 sentence of a question is the sentence whose break ``(start, end)`` has ``start <= answer_start < end``,
 the rule of the LAReQA reference code (google-research/xtreme, ``third_party/utils_lareqa.py``,
 ``generate_examples``): an answer that starts exactly at a break belongs to the sentence that begins
-there. An answer may run past its sentence's end (137 do in XQuAD-R + MLQA-R); it still counts for the
-sentence holding its first character, as in the reference. A question id shared by several languages marks translations: the
-relevant answers of a query are its answer sentence in every language that has its id.
+there. An answer may run past its sentence's end (137 do in XQuAD-R + MLQA-R); it still counts for
+the sentence holding its first character, as in the reference. A question id shared by several
+languages marks translations: the relevant answers of a query are its answer sentence in every
+language that has its id.
 """
 
 from __future__ import annotations

@@ -14,8 +14,7 @@ import numpy as np
 
 from langmix.data.beir import RetrievalData
 from langmix.errors import LangmixError
-from langmix.evaluation.cache import EmbeddingCache, texts_hash
-from langmix.model import encode
+from langmix.evaluation.cache import EmbeddingCache, encode_cached, texts_hash
 
 if TYPE_CHECKING:
     import faiss
@@ -102,15 +101,12 @@ def evaluate_retrieval(
     index: IndexKind = "flat",
     cache: EmbeddingCache | None = None,
     show_progress: bool = False,
+    precision: str = "fp32",
 ) -> RetrievalResult:
-    """Encode queries and corpus with ``model`` and score them."""
+    """Encode queries and corpus with ``model`` (in ``precision``) and score them."""
     texts = {"query": list(data.queries.values()), "passage": list(data.corpus.values())}
     emb = {
-        kind: (
-            cache.encode(model, rows, kind, batch_size, show_progress)
-            if cache is not None
-            else encode(model, rows, kind, batch_size=batch_size, show_progress=show_progress)
-        )
+        kind: encode_cached(cache, model, rows, kind, batch_size, show_progress, precision)
         for kind, rows in texts.items()
     }
     result = score_retrieval(data, emb["query"], emb["passage"], k, index)

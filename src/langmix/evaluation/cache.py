@@ -48,20 +48,33 @@ class EmbeddingCache:
         self.hits = 0
         self.misses = 0
 
-    def path(self, texts: Sequence[str], kind: Kind) -> Path:
-        key = hashlib.sha256(f"{self.model_id}\n{kind}\n{texts_hash(texts)}".encode()).hexdigest()[:32]
+    def path(self, texts: Sequence[str], kind: Kind, precision: str = "fp32") -> Path:
+        # fp32 keys stay as they were before precision existed, so older cache entries keep serving
+        tag = "" if precision == "fp32" else f"\n{precision}"
+        key = hashlib.sha256(f"{self.model_id}\n{kind}\n{texts_hash(texts)}{tag}".encode()).hexdigest()[:32]
         return self.root / f"{key}.npy"
 
     def encode(
-        self, model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_progress: bool = False
+        self, model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_progress: bool = False,
+        precision: str = "fp32",
     ) -> np.ndarray:
-        path = self.path(texts, kind)
+        path = self.path(texts, kind, precision)
         if path.is_file():
             cached = np.load(path)
             if cached.shape[0] == len(texts):
                 self.hits += 1
                 return cached
         self.misses += 1
-        emb = encode(model, texts, kind, batch_size=batch_size, show_progress=show_progress)
+        emb = encode(model, texts, kind, batch_size=batch_size, show_progress=show_progress, precision=precision)
         write_npy(path, emb)
         return emb
+
+
+def encode_cached(
+    cache: EmbeddingCache | None, model, texts: Sequence[str], kind: Kind, batch_size: int = 64,
+    show_progress: bool = False, precision: str = "fp32",
+) -> np.ndarray:
+    """:func:`langmix.model.encode`, through ``cache`` when there is one."""
+    if cache is not None:
+        return cache.encode(model, texts, kind, batch_size, show_progress, precision)
+    return encode(model, texts, kind, batch_size=batch_size, show_progress=show_progress, precision=precision)

@@ -34,8 +34,8 @@ from tqdm.auto import tqdm
 from langmix.data.lareqa import LareqaBenchmark, LareqaLanguage, Question, load_lareqa
 from langmix.errors import LangmixError
 from langmix.evaluation import metrics as M
-from langmix.evaluation.cache import EmbeddingCache, texts_hash
-from langmix.model import encode
+from langmix.evaluation.cache import EmbeddingCache, encode_cached, texts_hash
+from langmix.evaluation.debias import Debias, lir
 
 Mode = Literal["context", "sentence"]
 MODES = ("context", "sentence")
@@ -183,6 +183,7 @@ def embed_benchmark(
     batch_size: int = 64,
     cache: EmbeddingCache | None = None,
     show_progress: bool = False,
+    precision: str = "fp32",
 ) -> LareqaEmbeddings:
     """Encode each language's queries and candidates once (through the cache when given)."""
     check_mode(mode)
@@ -194,10 +195,7 @@ def embed_benchmark(
             ("passage", candidate_texts(data, mode), candidates),
         ):
             texts += rows
-            if cache is not None:
-                out.append(cache.encode(model, rows, kind, batch_size, show_progress))
-            else:
-                out.append(encode(model, rows, kind, batch_size=batch_size, show_progress=show_progress))
+            out.append(encode_cached(cache, model, rows, kind, batch_size, show_progress, precision))
     return LareqaEmbeddings(
         np.concatenate(queries).astype(np.float32, copy=False),
         np.concatenate(candidates).astype(np.float32, copy=False),
@@ -409,14 +407,31 @@ def evaluate_lareqa(
     batch_size: int = 64,
     cache: EmbeddingCache | None = None,
     show_progress: bool = False,
+    precision: str = "fp32",
+    debias: Debias | None = None,
 ) -> tuple[LareqaResult, LareqaEmbeddings]:
-    """Encode ``benchmark`` with ``model`` (anything :func:`langmix.model.encode` accepts) and score it."""
-    embeddings = embed_benchmark(model, benchmark, mode, batch_size, cache, show_progress)
-    result = score_lareqa(
-        benchmark, embeddings.queries, embeddings.candidates, mode, show_progress=show_progress
-    )
+    """Encode ``benchmark`` with ``model`` (anything :func:`langmix.model.encode` accepts, in ``precision``)
+    and score it, after removing language identity from the embeddings when ``debias`` says so."""
+    embeddings = embed_benchmark(model, benchmark, mode, batch_size, cache, show_progress, precision)
+    return score_embeddings(benchmark, embeddings, mode, debias, show_progress), embeddings
+
+
+def score_embeddings(
+    benchmark: LareqaBenchmark,
+    embeddings: LareqaEmbeddings,
+    mode: Mode = "context",
+    debias: Debias | None = None,
+    show_progress: bool = False,
+) -> LareqaResult:
+    """All metrics of ``embeddings``, optionally debiased (:mod:`langmix.evaluation.debias`) first."""
+    queries, candidates = embeddings.queries, embeddings.candidates
+    if debias is not None:
+        layout = build_layout(benchmark)
+        queries, candidates = lir(queries, layout.query_lang, candidates, layout.cand_lang, debias.k)
+    result = score_lareqa(benchmark, queries, candidates, mode, show_progress=show_progress)
     result.info["data_hash"] = embeddings.data_hash
-    return result, embeddings
+    result.info["debias"] = debias.name if debias is not None else None
+    return result
 
 
 class LareqaEvaluator:
@@ -434,15 +449,17 @@ class LareqaEvaluator:
         mode: Mode = "context",
         batch_size: int = 64,
         primary_metric: str = "multi/map",
+        precision: str = "fp32",
     ) -> None:
         self.benchmark, self.mode, self.batch_size = benchmark, check_mode(mode), batch_size
+        self.precision = precision
         self.primary_metric = f"{benchmark.name}/{primary_metric}"
         self.last_result: LareqaResult | None = None
 
     def __call__(
         self, model, output_path: str | Path | None = None, epoch: int = -1, steps: int = -1
     ) -> dict[str, float]:
-        result, _ = evaluate_lareqa(model, self.benchmark, self.mode, self.batch_size)
+        result, _ = evaluate_lareqa(model, self.benchmark, self.mode, self.batch_size, precision=self.precision)
         self.last_result = result
         if output_path is not None:
             from langmix.evaluation.report import result_record
@@ -458,7 +475,11 @@ class LareqaEvaluator:
 
 
 def dev_evaluator(
-    spec: str, record_ids: Iterable[str], mode: str = "context", languages: list[str] | None = None
+    spec: str,
+    record_ids: Iterable[str],
+    mode: str = "context",
+    languages: list[str] | None = None,
+    precision: str = "fp32",
 ) -> LareqaEvaluator:
     """A :class:`LareqaEvaluator` on the held-out questions of a training corpus loaded from LAReQA ``spec``
     (``xquad-r``, ``mlqa-r``, ``lareqa:FOLDER`` or a folder).
@@ -473,4 +494,4 @@ def dev_evaluator(
     if not qids:
         raise LangmixError(f"no held-out record comes from '{spec}'",
                            "set data.dev_benchmark to a LAReQA benchmark listed in data.corpus, or to null")
-    return LareqaEvaluator(subset_benchmark(benchmark, qids=qids), mode)
+    return LareqaEvaluator(subset_benchmark(benchmark, qids=qids), mode, precision=precision)

@@ -15,6 +15,7 @@ import numpy as np
 from langmix.data.lareqa import BENCHMARKS, LareqaBenchmark, load_lareqa
 from langmix.errors import LangmixError
 from langmix.evaluation.cache import EmbeddingCache, model_identity
+from langmix.evaluation.debias import parse_debias
 from langmix.evaluation.lareqa import (
     LareqaEmbeddings,
     build_layout,
@@ -66,11 +67,16 @@ def run_evaluation(
     index: str = "flat",
     use_cache: bool = True,
     model=None,
+    precision: str = "fp32",
+    debias: str | None = None,
 ) -> Result:
     """Evaluate ``model_name`` (or an already loaded ``model``) on ``benchmark`` and write ``out``."""
     from langmix.model import load_model
 
-    spec, mode = parse_benchmark(benchmark), check_mode(candidates)
+    spec, mode, debiasing = parse_benchmark(benchmark), check_mode(candidates), parse_debias(debias)
+    if debiasing is not None and spec.kind != "lareqa":
+        raise LangmixError(f"--debias needs a LAReQA benchmark, not {spec.kind}",
+                           "drop --debias, or evaluate xquad-r, mlqa-r or lareqa:PATH")
     # Load data before the model: bad input fails fast, before minutes of model loading.
     data = (
         load_lareqa_spec(spec, languages, limit_questions)
@@ -79,16 +85,18 @@ def run_evaluation(
     )
     model = model if model is not None else load_model(model_name)
     cache = EmbeddingCache(model_identity(model_name)) if use_cache else None
-    meta = {"model": model_name, "benchmark_spec": benchmark, "versions": versions(), "device": device_info()}
+    meta = {"model": model_name, "benchmark_spec": benchmark, "precision": precision, "debias": debias,
+            "versions": versions(), "device": device_info()}
     if spec.kind == "lareqa":
-        result, embeddings = evaluate_lareqa(model, data, mode, batch_size, cache, show_progress=True)
+        result, embeddings = evaluate_lareqa(model, data, mode, batch_size, cache, True, precision, debiasing)
         meta["limit_questions"] = limit_questions
         if save_embeddings:
             write_lareqa_embeddings(Path(out) / "embeddings", data, embeddings)
     else:
         from langmix.evaluation.beir import evaluate_retrieval
 
-        result = evaluate_retrieval(model, data, batch_size, index=index, cache=cache, show_progress=True)
+        result = evaluate_retrieval(model, data, batch_size, index=index, cache=cache, show_progress=True,
+                                    precision=precision)
         meta["split"] = split
     if cache is not None:
         meta["embedding_cache"] = {"root": str(cache.root), "hits": cache.hits, "misses": cache.misses}

@@ -105,9 +105,11 @@ def build_train_corpus(
     exclude_qids: set[str],
     max_records: int | None,
     max_negatives: int | None = None,
+    candidates: str = "context",
 ) -> tuple[ParallelCorpus, dict[str, int]]:
-    """The mixed, shuffled training corpus and the number of records per source; LAReQA records keep at
-    most ``max_negatives`` hard negatives (each is a sentence plus its paragraph: unused ones cost disk)."""
+    """The mixed, shuffled training corpus and the number of records per source; LAReQA passages are
+    ``candidates`` (sentence + paragraph, or the sentence) and records keep at most ``max_negatives`` hard
+    negatives (with context each is a paragraph long: unused ones cost disk)."""
     unknown = set(sources) - {"lareqa", *EXTRA_SOURCES}
     if unknown:
         raise LangmixError(
@@ -118,7 +120,7 @@ def build_train_corpus(
         if weight <= 0:
             continue
         spec = protocol.lareqa_train if source == "lareqa" else source
-        extra = {"max_negatives": max_negatives} if source == "lareqa" else {}
+        extra = {"max_negatives": max_negatives, "candidates": candidates} if source == "lareqa" else {}
         corpus = _load_source(spec, protocol.languages, **extra)
         if source == "lareqa" and exclude_qids:
             kept = [r for r in corpus.records if r.id.split(":", 1)[1] not in exclude_qids]
@@ -167,6 +169,7 @@ def prepare_protocol(
     test_questions: int | None,
     article_fraction: float,
     max_negatives: int | None = None,
+    candidates: str = "context",
 ) -> ProtocolData:
     """Build (or reuse from ``folder``) the training JSONL and the test benchmark of ``protocol``."""
     bench, articles = build_test_benchmark(protocol, test_languages, test_questions, article_fraction)
@@ -176,7 +179,7 @@ def prepare_protocol(
         if articles:  # the whole held-out articles, not just the (possibly limited) test questions
             full, _ = build_test_benchmark(protocol, None, None, article_fraction)
             exclude = {q.qid for d in full.languages.values() for q in d.questions}
-        corpus, counts = build_train_corpus(protocol, sources, exclude, max_records, max_negatives)
+        corpus, counts = build_train_corpus(protocol, sources, exclude, max_records, max_negatives, candidates)
         write_jsonl(corpus, train_path)
         write_json(
             info_path,
@@ -184,6 +187,7 @@ def prepare_protocol(
                 "train_records": len(corpus),
                 "train_records_by_source": counts,
                 "train_languages": list(protocol.languages),
+                "train_candidates": candidates,
                 "sources": sources,
                 "held_out_articles": articles,
                 "excluded_test_qids": len(exclude),

@@ -108,12 +108,21 @@ def build_grid(
     seeds: list[int],
     alphas: list[float] | None = None,
     sweep_seeds: int = 1,
+    row_seeds: dict[str, int] | None = None,
+    seed_major: bool = False,
 ) -> list[Cell]:
     """Cells in run order: per protocol the main rows (every seed), then the alpha sweep.
 
     The sweep trains ``hybrid`` at each alpha with the first ``sweep_seeds`` seeds; alpha 0.5 *is* the
-    ``hybrid`` row, so its cells are shared, never run twice.
+    ``hybrid`` row, so its cells are shared, never run twice. ``row_seeds`` gives a row fewer seeds (its
+    first ``n``). ``seed_major`` orders the cells by seed first (every row and protocol of the first seed,
+    then the second seed, ...), so a grid run across several sessions has a whole table early.
     """
+    row_seeds = row_seeds or {}
+    if row_seeds:
+        check_names(list(row_seeds), MAIN_ROWS, "strategy")
+    if any(n < 1 for n in row_seeds.values()):
+        raise LangmixError(f"row_seeds {row_seeds} holds a count below 1", "give each row at least 1 seed")
     check_names(protocols, PROTOCOLS, "protocol")
     check_names(labels, MAIN_ROWS, "strategy")
     if not seeds:
@@ -127,12 +136,15 @@ def build_grid(
     for protocol in protocols:
         for label in labels:
             strategy, alpha = MAIN_ROWS[label]
-            for seed in seeds if strategy is not None else seeds[:1]:
+            for seed in seeds[: row_seeds.get(label, len(seeds))] if strategy is not None else seeds[:1]:
                 _add(cells, Cell(protocol, label, strategy, alpha, seed))
         for alpha in alphas or []:
             for seed in seeds[: max(sweep_seeds, 1)]:
                 _add(cells, Cell(protocol, hybrid_label(alpha), "hybrid", float(alpha), seed))
-    return list(cells.values())
+    ordered = list(cells.values())
+    if seed_major:  # stable: within a seed, the protocol/row order above
+        ordered.sort(key=lambda c: seeds.index(c.seed))
+    return ordered
 
 
 def _add(cells: dict[str, Cell], cell: Cell) -> None:

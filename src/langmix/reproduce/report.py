@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from langmix.evaluation.compare import TEST_NAME, compare_runs
+from langmix.evaluation.debias import debias_folder
 from langmix.io import read_json, write_json, write_text
 from langmix.plotting import pyplot, save_png
 from langmix.reproduce.grid import HYBRID_LABEL, MAIN_ROWS, PROTOCOLS
@@ -76,10 +77,16 @@ def benchmark_of(protocol: str) -> str:
 
 
 def group_cells(results: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """protocol -> row label -> cell records (one per seed), in grid order."""
+    """protocol -> row label -> cell records (one per seed), in grid order. A cell re-scored after a
+    training-free debiasing (``debiased``) also appears as a row ``<label> + <method>``."""
     groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for record in results["cells"].values():
-        groups.setdefault(record["protocol"], {}).setdefault(record["label"], []).append(record)
+        rows = groups.setdefault(record["protocol"], {})
+        rows.setdefault(record["label"], []).append(record)
+        for name, summary in record.get("debiased", {}).items():
+            virtual = {**record, **summary, "label": f"{record['label']} + {name}", "eval_dir": debias_folder(name)}
+            virtual.pop("debiased", None)
+            rows.setdefault(virtual["label"], []).append(virtual)
     return groups
 
 
@@ -99,10 +106,15 @@ def fmt_mean_std(mean: float, std: float, digits: int) -> str:
 
 
 def row_order(labels) -> list[str]:
-    """Main rows in the study's order, then the sweep rows by alpha."""
-    main = [label for label in MAIN_ROWS if label in labels]
-    sweep = sorted((label for label in labels if label not in MAIN_ROWS), key=_sweep_alpha)
+    """Main rows in the study's order (each followed by its debiased variants), then the sweep by alpha."""
+    labels = list(labels)
+    main = [label for row in MAIN_ROWS for label in sorted(x for x in labels if _base(x) == row)]
+    sweep = sorted((label for label in labels if _base(label) not in MAIN_ROWS), key=_sweep_alpha)
     return main + sweep
+
+
+def _base(label: str) -> str:
+    return label.split(" + ", 1)[0]
 
 
 def _sweep_alpha(label: str) -> float:
@@ -150,7 +162,7 @@ def significance(out: Path, results: dict[str, Any], n_resamples: int) -> dict[s
 
 def seed_averaged_per_query(out: Path, records: list[dict[str, Any]], bench: str) -> dict | None:
     """metric -> unit -> mean over the records' seeds (units present in every seed); None if files lack."""
-    files = [out / "cells" / r["id"] / "eval" / "per_query.json" for r in records]
+    files = [out / "cells" / r["id"] / r.get("eval_dir", "eval") / "per_query.json" for r in records]
     if not all(f.is_file() for f in files):
         return None
     runs = [read_json(f) for f in files]

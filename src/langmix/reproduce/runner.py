@@ -29,7 +29,7 @@ from langmix import checkpoint as ckpt
 from langmix.config import TrainConfig, set_value, validate
 from langmix.errors import LangmixError
 from langmix.io import read_json, write_json
-from langmix.provenance import device_info, versions
+from langmix.provenance import device_info, source_commit, versions
 from langmix.reproduce.data import ProtocolData, prepare_protocol
 from langmix.reproduce.grid import PROTOCOLS, Cell, build_grid
 from langmix.reproduce.settings import ReproduceSettings
@@ -80,7 +80,8 @@ def cell_dir(out: Path, cell: Cell) -> Path:
 
 
 def cell_train_config(base: TrainConfig, cell: Cell, train_path: Path) -> TrainConfig:
-    """The shared config with this cell's corpus, strategy, alpha and seed."""
+    """The shared config with this cell's corpus, strategy, alpha and seed; ``data.dev_benchmark: train``
+    becomes the protocol's LAReQA training benchmark (its held-out training questions give the dev mAP)."""
     config = dataclasses.replace(
         base, model=dataclasses.replace(base.model), data=dataclasses.replace(base.data)
     )
@@ -90,6 +91,8 @@ def cell_train_config(base: TrainConfig, cell: Cell, train_path: Path) -> TrainC
     if cell.alpha is not None:
         set_value(config, "data.alpha", cell.alpha)
     set_value(config, "seed", cell.seed)
+    if config.data.dev_benchmark == "train":
+        set_value(config, "data.dev_benchmark", PROTOCOLS[cell.protocol].lareqa_train)
     validate(config)
     return config
 
@@ -123,23 +126,48 @@ def effective_alpha(config: TrainConfig) -> float | None:
 
 
 def evaluate_cell(
-    model, model_name: str, data: ProtocolData, settings: ReproduceSettings, folder: Path, cache=None
+    model,
+    model_name: str,
+    data: ProtocolData,
+    settings: ReproduceSettings,
+    folder: Path,
+    cache=None,
+    debias: list[str] = (),
 ) -> dict[str, Any]:
     """Evaluate ``model`` on the protocol's test set, write ``folder`` (langmix evaluate layout) and
-    return the JSON summary (headline metrics, language-pair mAP)."""
-    from langmix.evaluation.lareqa import evaluate_lareqa
-    from langmix.evaluation.report import headline_metrics, result_record, write_run
+    return the JSON summary (headline metrics, language-pair mAP). Each ``debias`` spec (e.g. ``lir:1``)
+    re-scores the same embeddings after that debiasing into ``eval-<spec>/`` beside ``folder``; its summary
+    goes under ``debiased``."""
+    from langmix.evaluation.debias import debias_folder, parse_debias
+    from langmix.evaluation.lareqa import evaluate_lareqa, score_embeddings
+    from langmix.evaluation.report import write_run
 
     if settings.eval_max_seq_length:
         model.max_seq_length = settings.eval_max_seq_length
-    result, _ = evaluate_lareqa(model, data.benchmark, settings.candidates, settings.eval_batch_size, cache)
+    result, embeddings = evaluate_lareqa(
+        model, data.benchmark, settings.candidates, settings.eval_batch_size, cache, precision=settings.eval_precision
+    )
     meta = {
         "model": model_name,
         "benchmark_spec": data.benchmark.name,
+        "precision": settings.eval_precision,
         "versions": versions(),
         "device": device_info(),
     }
     write_run(folder, result, meta)
+    summary = cell_summary(result)
+    for spec in debias:
+        method = parse_debias(spec)
+        debiased = score_embeddings(data.benchmark, embeddings, settings.candidates, method)
+        write_run(folder.parent / debias_folder(method.name), debiased, {**meta, "debias": method.name})
+        summary.setdefault("debiased", {})[method.name] = cell_summary(debiased)
+    return summary
+
+
+def cell_summary(result) -> dict[str, Any]:
+    """What results.json keeps of one evaluation: headline metrics, language-pair mAP, sizes."""
+    from langmix.evaluation.report import headline_metrics, result_record
+
     record = result_record(result)
     return {
         "metrics": {k: v for k, v in record["metrics"].items() if k in headline_metrics(result)},
@@ -180,10 +208,12 @@ def run_cell(
         model, model_name = zero_shot_model(), settings.model
         cache = EmbeddingCache(f"{model_identity(settings.model)}|max_len={settings.eval_max_seq_length}")
     t1 = time.perf_counter()
-    record.update(evaluate_cell(model, model_name, data, settings, folder / "eval", cache))
+    debias = settings.debias if cell.label in settings.debias_rows else []
+    record.update(evaluate_cell(model, model_name, data, settings, folder / "eval", cache, debias))
     record["eval_seconds"] = time.perf_counter() - t1
     record["wall_seconds"] = time.perf_counter() - t0
     record["device"] = device_info()
+    record["commit"] = source_commit()
     if cell.trains and not settings.keep_models:  # ~0.5 GB per cell for mE5-small: keep only numbers
         shutil.rmtree(folder / "train" / "best-model", ignore_errors=True)
         shutil.rmtree(ckpt.checkpoint_root(folder / "train"), ignore_errors=True)
@@ -194,7 +224,13 @@ def run_reproduce(settings: ReproduceSettings, out: str | Path, report: bool = T
     """Run every unfinished cell of the grid into ``out``, then write the report; return results.json."""
     out, start = Path(out), time.perf_counter()
     cells = build_grid(
-        settings.protocols, settings.strategies, settings.seeds, settings.alphas, settings.sweep_seeds
+        settings.protocols,
+        settings.strategies,
+        settings.seeds,
+        settings.alphas,
+        settings.sweep_seeds,
+        settings.row_seeds,
+        settings.seed_major,
     )
     store = ResultsStore(out, settings)
     store.data.setdefault("versions", versions())
@@ -221,6 +257,7 @@ def run_reproduce(settings: ReproduceSettings, out: str | Path, report: bool = T
                 settings.test_questions,
                 settings.article_test_fraction,
                 max_negatives=settings.train_config().data.hard_negatives,
+                candidates=settings.train_candidates,
             )
             store.data["protocols"][cell.protocol] = protocol_data[cell.protocol].info
         tqdm.write(f"[reproduce] {cell.id}")

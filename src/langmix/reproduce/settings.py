@@ -21,6 +21,8 @@ import yaml
 
 from langmix.config import TrainConfig, from_dict, set_value, validate
 from langmix.errors import LangmixError
+from langmix.evaluation.debias import parse_debias
+from langmix.precision import PRECISIONS
 from langmix.reproduce.grid import DEFAULT_ALPHAS, MAIN_ROWS, PROTOCOLS
 
 
@@ -33,14 +35,20 @@ class ReproduceSettings:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
     sweep_seeds: int = 1  # seeds (the first ones) trained per alpha of the sweep
+    row_seeds: dict[str, int] = field(default_factory=dict)  # rows with fewer seeds (their first n)
+    seed_major: bool = False  # run every row of the first seed before the next seed
     sources: dict[str, float] = field(default_factory=lambda: {"lareqa": 2.0, "ntrex128": 1.0, "mkqa": 1.0})
     max_train_records: int | None = None
     test_languages: list[str] | None = None
     test_questions: int | None = None  # keep this many question ids of the test set (None: all)
     article_test_fraction: float = 0.33
     candidates: str = "context"  # LAReQA candidate mode of the test set
+    train_candidates: str = "context"  # LAReQA passages of the training corpus: sentence + paragraph, or sentence
     eval_batch_size: int = 64
     eval_max_seq_length: int | None = None  # token cap when encoding the test set (None: the model's)
+    eval_precision: str = "fp32"  # precision of encoding the test set (langmix.precision)
+    debias: list[str] = field(default_factory=list)  # training-free debiasing re-scorings, e.g. ["lir:1"]
+    debias_rows: list[str] = field(default_factory=lambda: ["zero-shot", "hybrid"])  # rows that get them
     keep_models: bool = False  # keep each cell's best model and checkpoints (large)
     n_resamples: int = 10_000  # randomisation test sign flips
     train: dict[str, Any] = field(default_factory=dict)
@@ -56,6 +64,9 @@ class ReproduceSettings:
         """Hash of everything that changes a cell's numbers; the grid selection is left out, so a partial
         run can be extended with more protocols, strategies, seeds or alphas."""
         values = dataclasses.asdict(self)
+        for key, default in ADDED_LATER.items():  # runs written before a setting existed keep their hash
+            if values[key] == default:
+                values.pop(key)
         for key in (
             "preset",
             "protocols",
@@ -63,12 +74,18 @@ class ReproduceSettings:
             "seeds",
             "alphas",
             "sweep_seeds",
+            "row_seeds",
+            "seed_major",
             "keep_models",
             "n_resamples",
         ):
             values.pop(key)
         return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
+
+# settings added after runs had been written, with the value those runs used
+ADDED_LATER: dict[str, Any] = {"eval_precision": "fp32", "train_candidates": "context", "debias": [],
+                               "debias_rows": ["zero-shot", "hybrid"]}
 
 FULL_TRAIN: dict[str, Any] = {
     "model": {"max_query_length": 64, "max_passage_length": 256, "freeze_embeddings": False},
@@ -133,6 +150,13 @@ def make_settings(
             f"unknown reproduce setting(s) {', '.join(unknown)}", f"use {', '.join(sorted(known))}"
         )
     settings = ReproduceSettings(**values)
+    for key in ("candidates", "train_candidates"):
+        if getattr(settings, key) not in ("context", "sentence"):
+            raise LangmixError(f"{key}='{getattr(settings, key)}' is unknown", "use 'context' or 'sentence'")
+    for spec in settings.debias:
+        parse_debias(spec)
+    if settings.eval_precision not in PRECISIONS:
+        raise LangmixError(f"unknown eval_precision '{settings.eval_precision}'", f"use one of {', '.join(PRECISIONS)}")
     settings.train_config()  # fail now, not after the first cells, on a bad training override
     return settings
 
