@@ -37,6 +37,13 @@ def test_round_trip_through_dict():
     ("alpha=some", "neither a number nor 'proportional'"),
     ("batch_size", "is not key=value"),
     ("batch_size=0", "must be positive"),
+    ("max_steps=0", "max_steps=0 must be positive"),
+    ("max_steps=-1", "max_steps=-1 must be positive"),
+    ("lr=-1e-5", "lr=-1e-05 must be positive"),
+    ("lr=.nan", "lr=nan must be positive"),
+    ("data.hard_negatives=-1", "data.hard_negatives=-1 must not be negative"),
+    ("data.max_records=0", "data.max_records=0 must be positive"),
+    ("weight_decay=-0.1", "weight_decay=-0.1 must not be negative"),
 ])
 def test_bad_overrides_fail_with_one_line_naming_the_fix(override, words):
     with pytest.raises(LangmixError) as err:
