@@ -45,10 +45,20 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         code = 130
     if code == 130:
+        _end_progress_bars()
         typer.echo("langmix: interrupted; finished files are kept, rerun to resume", err=True)
     sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(err: LangmixError, code: int) -> None:
+    _end_progress_bars()
     typer.echo(f"langmix: error: {err}", err=True)
     sys.exit(code)
+
+
+def _end_progress_bars() -> None:
+    """Close the progress bars a failure left open, so that the last line is the message alone."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
