@@ -19,6 +19,7 @@ query, a trivial positive, so samplers only ever draw cross pairs from such reco
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -82,6 +83,14 @@ class ParallelCorpus:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of every record's content, in order: equal exactly when the same records would be used."""
+        digest = hashlib.sha256()
+        for r in self.records:
+            row = [r.id, r.queries, r.passages, r.negatives, r.source, r.cross_only]
+            digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        return digest.hexdigest()
 
     @property
     def languages(self) -> list[str]:
