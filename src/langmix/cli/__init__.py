@@ -33,7 +33,7 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     try:
-        code = app(standalone_mode=False)  # typer turns Ctrl-C inside a command into exit code 130
+        code = app(prog_name="langmix", standalone_mode=False)  # typer turns Ctrl-C in a command into 130
     except _NO_ARGS_HELP as err:
         err.show()
         sys.exit(err.exit_code)
