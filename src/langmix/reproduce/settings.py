@@ -4,7 +4,9 @@ Two presets: ``full`` (the whole grid on all data) and ``quick`` (a real but sma
 fits 15 minutes on 2 CPU cores). A YAML file (``--config``, see configs/reproduce-*.yaml) and command-line
 options override preset fields; ``train`` holds :class:`langmix.config.TrainConfig` overrides, nested by
 section exactly like a ``langmix train`` config file, shared by every trained cell (each cell then sets
-the model, corpus, strategy, alpha and seed).
+the model, corpus, strategy, alpha and seed). The merged values are type-checked strictly (pydantic,
+no coercion: ``seeds: "abc"`` or ``test_questions: -1`` fail at once, before any cell runs) and used as
+given, so the run's fingerprint does not depend on the check.
 """
 
 from __future__ import annotations
@@ -15,34 +17,39 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveInt, TypeAdapter, ValidationError
 
 from langmix.config import TrainConfig, from_dict, set_value, validate
-from langmix.errors import LangmixError
+from langmix.errors import LangmixError, validation_problem
 from langmix.reproduce.grid import DEFAULT_ALPHAS, MAIN_ROWS, PROTOCOLS
 
 
 @dataclass
 class ReproduceSettings:
+    __pydantic_config__ = ConfigDict(strict=True, allow_inf_nan=False, revalidate_instances="always")
+
     preset: str = "full"
     model: str = "multilingual-e5-small"
     protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
     strategies: list[str] = field(default_factory=lambda: list(MAIN_ROWS))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
-    sweep_seeds: int = 1  # seeds (the first ones) trained per alpha of the sweep
-    sources: dict[str, float] = field(default_factory=lambda: {"lareqa": 2.0, "ntrex128": 1.0, "mkqa": 1.0})
-    max_train_records: int | None = None
+    alphas: list[Annotated[float, Field(ge=0, le=1)]] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
+    sweep_seeds: Annotated[int, Field(ge=0)] = 1  # seeds (the first ones) trained per alpha of the sweep
+    sources: dict[str, NonNegativeFloat] = field(
+        default_factory=lambda: {"lareqa": 2.0, "ntrex128": 1.0, "mkqa": 1.0}
+    )
+    max_train_records: PositiveInt | None = None
     test_languages: list[str] | None = None
-    test_questions: int | None = None  # keep this many question ids of the test set (None: all)
-    article_test_fraction: float = 0.33
-    candidates: str = "context"  # LAReQA candidate mode of the test set
-    eval_batch_size: int = 64
-    eval_max_seq_length: int | None = None  # token cap when encoding the test set (None: the model's)
+    test_questions: PositiveInt | None = None  # keep this many question ids of the test set (None: all)
+    article_test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.33
+    candidates: Literal["context", "sentence"] = "context"  # LAReQA candidate mode of the test set
+    eval_batch_size: PositiveInt = 64
+    eval_max_seq_length: PositiveInt | None = None  # token cap when encoding the test set (None: the model's)
     keep_models: bool = False  # keep each cell's best model and checkpoints (large)
-    n_resamples: int = 10_000  # randomisation test sign flips
+    n_resamples: PositiveInt = 10_000  # randomisation test sign flips
     train: dict[str, Any] = field(default_factory=dict)
 
     def train_config(self) -> TrainConfig:
@@ -133,6 +140,12 @@ def make_settings(
             f"unknown reproduce setting(s) {', '.join(unknown)}", f"use {', '.join(sorted(known))}"
         )
     settings = ReproduceSettings(**values)
+    try:
+        TypeAdapter(ReproduceSettings).validate_python(settings)  # a check only: the values stay as given
+    except ValidationError as err:
+        raise LangmixError(
+            f"reproduce setting {validation_problem(err)}", "fix it in --config or on the command line"
+        ) from err
     settings.train_config()  # fail now, not after the first cells, on a bad training override
     return settings
 
