@@ -127,3 +127,12 @@ def test_output_location_is_checked_before_any_work(tmp_path: Path, layout: str,
 def test_write_errors_name_the_fix_of_their_cause(tmp_path: Path, code: int, fix: str) -> None:
     message = str(write_error(tmp_path / "r.json", OSError(code, os.strerror(code))))
     assert fix in message and os.strerror(code) in message and "\n" not in message
+
+
+def test_atomic_dir_removes_the_old_version_a_killed_swap_left(tmp_path: Path) -> None:
+    """A writer killed between its two renames leaves the replaced version as .<name>.old."""
+    (tmp_path / ".model.old").mkdir()
+    (tmp_path / ".model.old" / "weights").write_text("previous")
+    with atomic_dir(tmp_path / "model") as tmp:
+        (tmp / "weights").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

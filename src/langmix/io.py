@@ -54,8 +54,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temp folder next to ``path``; on success it replaces ``path`` as a whole."""
     path = Path(path)
+    old = path.with_name(f".{path.name}.old")  # the replaced version, deleted once the new one is in place
     try:
         _make_parent(path)
+        shutil.rmtree(old, ignore_errors=True)  # left by a writer killed between the two renames below
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), suffix=".tmp", dir=path.parent))
     except OSError as err:
         raise write_error(path, err) from err
@@ -63,7 +65,6 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
             os.replace(tmp, path)

@@ -39,7 +39,7 @@ def encode(
     from langmix.model import encode as encode_texts
 
     check_kind(kind)
-    check_writable(out, folder=False, option="--out")
+    check_writable(out, folder=False)
     texts = read_texts(input, field, column)
     embeddings = encode_texts(load_model(model), texts, kind, batch_size=batch_size, show_progress=True)
     write_npy(out, embeddings)
