@@ -88,10 +88,10 @@ def compare_runs(
         for run, other in zip(runs[1:], scores[1:], strict=True):
             units = sorted(base)
             if set(units) != set(other[metric]):
-                shared = len(set(base) & set(other[metric]))
+                common = len(set(base) & set(other[metric]))
                 raise LangmixError(
                     f"{runs[0]} and {run} were scored on different queries for {metric} ({len(base)} vs "
-                    f"{len(other[metric])} units, {shared} shared)",
+                    f"{len(other[metric])} units, {common} shared)",
                     "evaluate both on the same benchmark, languages and --limit-questions",
                 )
             a = np.array([base[u] for u in units])
