@@ -110,19 +110,17 @@ def remove_stale_temps(folder: Path, name: str | None = None) -> list[Path]:
 
 
 def _is_stale(entry: Path, match: re.Match) -> bool:
+    """Its writer's process is gone (on this host; elsewhere it cannot be told, so it is kept)."""
     if match["pid"] is None:
         return time.time() - entry.lstat().st_mtime > LEGACY_TEMP_AGE_S
     if match["host"] != socket.gethostname():
         return False
-    pid = int(match["pid"])
-    if pid == os.getpid():
-        return False
     try:
-        os.kill(pid, 0)
+        os.kill(int(match["pid"]), 0)
     except ProcessLookupError:
         return True
     except OSError:  # the process exists but belongs to another user
-        return False
+        pass
     return False
 
 
