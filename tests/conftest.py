@@ -1,8 +1,12 @@
-"""Shared fixtures: the embedded model converted once per run, and a tiny random model with the real tokenizer."""
+"""Shared fixtures: the embedded model converted once per run, a tiny random model with the real tokenizer,
+and ``cli``, which runs the ``langmix`` command in this process."""
 
 from __future__ import annotations
 
+import io
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,3 +38,36 @@ def embedded_model(embedded_model_path: Path):
     from langmix.model import load_model
 
     return load_model(embedded_model_path)
+
+
+@dataclass
+class CliRun:
+    """What ``langmix ARGS`` did: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+    def error_line(self) -> str:
+        """The one ``langmix: error:`` line of a clean failure (exit 2, no traceback); fails the test otherwise."""
+        lines = [line for line in self.err.splitlines() if line.startswith("langmix: error:")]
+        assert self.code == 2 and len(lines) == 1 and "Traceback" not in self.err, (self.code, self.err[-2000:])
+        return lines[0]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """Run ``langmix ARGS`` in this process through :func:`langmix.cli.main` (as the console script does)."""
+    from langmix.cli import main
+
+    def run(*args: object, stdin: str | None = None) -> CliRun:
+        monkeypatch.setattr(sys, "argv", ["langmix", *map(str, args)])
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exited:
+            main()
+        out, err = capsys.readouterr()
+        return CliRun(exited.value.code, out, err)
+
+    return run

@@ -65,3 +65,11 @@ def test_jsonl_without_field_is_reported(tmp_path: Path) -> None:
     src.write_text(json.dumps({"body": "x"}) + "\n")
     result = runner.invoke(app, ["encode", str(src), "-o", str(tmp_path / "e.npy"), "--model", "unused"])
     assert "no field 'text'" in str(result.exception)
+
+
+@pytest.mark.parametrize("value, kind", [(None, "NoneType"), (5, "int"), (["a"], "list")])
+def test_jsonl_field_that_is_not_text_is_reported(tmp_path: Path, cli, value, kind: str) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": value}) + "\n")
+    line = cli("encode", src, "-o", tmp_path / "e.npy", "--model", "unused").error_line()
+    assert f"line 2: field 'text' holds {kind}, not text" in line

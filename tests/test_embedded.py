@@ -97,3 +97,74 @@ def test_corrupted_weights_give_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(LangmixError, match="corrupted"):
         prepare_embedded_model(cache_dir=tmp_path / "models", source=bad, quiet=True)
     assert not (tmp_path / "models" / "multilingual-e5-small").exists()
+
+
+@pytest.fixture
+def fake_conversion(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Path]:
+    """``model prepare`` under a fresh LANGMIX_HOME with a stand-in converter writing a small model
+    (the real conversion takes a minute); returns the folders it converted into."""
+    from safetensors.numpy import save_file
+
+    import langmix.embedded as embedded
+
+    converted: list[Path] = []
+
+    def save(parsed, folder: Path) -> None:
+        converted.append(folder)
+        (folder / "modules.json").write_text("[]")
+        (folder / "tokenizer.json").write_text("{}" + " " * 2000)
+        save_file({"w": np.ones(4000, np.float32)}, str(folder / "model.safetensors"))
+
+    monkeypatch.setattr(embedded, "parse_e5_file", lambda path: None)
+    monkeypatch.setattr(embedded, "save_sentence_transformer", save)
+    monkeypatch.setenv("LANGMIX_HOME", str(tmp_path / "home"))
+    return converted
+
+
+@pytest.mark.parametrize("cut, legacy_marker", [
+    ("model.safetensors", False),
+    ("tokenizer.json", False),
+    ("model.safetensors", True),  # a cache converted before the marker listed file sizes
+])
+def test_a_cache_file_cut_short_is_converted_again(cli, fake_conversion, tmp_path, cut, legacy_marker) -> None:
+    assert cli("model", "prepare").code == 0
+    folder = tmp_path / "home" / "models" / "multilingual-e5-small"
+    if legacy_marker:
+        marker = json.loads((folder / MARKER).read_text())
+        del marker["files"]
+        (folder / MARKER).write_text(json.dumps(marker))
+    assert cli("model", "prepare").code == 0 and len(fake_conversion) == 1  # complete: kept
+    path = folder / cut
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    assert not is_complete(folder)
+    assert cli("model", "prepare").code == 0 and len(fake_conversion) == 2
+    assert is_complete(folder)
+
+
+def test_prepare_removes_the_temp_folder_of_a_killed_conversion(cli, fake_conversion, tmp_path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    models = tmp_path / "home" / "models"
+    for n, finished_before in enumerate((False, True)):
+        if finished_before:
+            assert is_complete(models / "multilingual-e5-small")
+        temp = models / f".multilingual-e5-small.{dead.pid}@{socket.gethostname()}.abcdefg{n}.tmp"
+        (temp / "_hf").mkdir(parents=True)
+        (temp / "_hf" / "model.safetensors").write_bytes(b"\0" * 1000)
+        assert cli("model", "prepare").code == 0
+        assert sorted(os.listdir(models)) == ["multilingual-e5-small"]
+
+
+@pytest.mark.parametrize("home", ["/proc/langmix-home", "file"])
+def test_an_unusable_langmix_home_is_one_line(cli, monkeypatch, tmp_path, home) -> None:
+    if home == "file":
+        home = tmp_path / "home"
+        home.write_text("not a folder")
+    monkeypatch.setenv("LANGMIX_HOME", str(home))
+    line = cli("model", "prepare").error_line()
+    assert f"LANGMIX_HOME {home}" in line and "point LANGMIX_HOME at a folder" in line

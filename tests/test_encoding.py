@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
+import langmix
 from langmix import encoding
 from langmix.encoding import st_encode as encode
 from langmix.errors import LangmixError
@@ -138,3 +141,20 @@ def test_objects_that_only_encode_fall_back_to_their_encode() -> None:
 
     out = encode(Echo(), ["ab", "abcd"], "query")
     assert out.shape == (2, 2) and out[1, 0] > out[0, 0]
+
+
+@pytest.mark.parametrize("texts, words", [
+    ("hello", "texts is one string, not a list of texts"),
+    (["a", None], "texts[1] is NoneType, not a string"),
+    ([3], "texts[0] is int, not a string"),
+    (5, "texts is int, not a list of strings"),
+])
+def test_encode_refuses_what_is_not_a_list_of_strings(tiny_model, texts, words) -> None:
+    with pytest.raises(LangmixError, match=re.escape(words)):
+        langmix.encode(tiny_model, texts, "query")
+
+
+@pytest.mark.parametrize("model", ["multilingual-e5-small", None, 3])
+def test_encode_refuses_what_is_not_a_loaded_model(model) -> None:
+    with pytest.raises(LangmixError, match="not a loaded model.*langmix.load_model"):
+        langmix.encode(model, ["hello"], "query")

@@ -1,13 +1,26 @@
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from langmix.errors import LangmixError
-from langmix.io import atomic_dir, atomic_path, read_json, write_json
+from langmix.io import (
+    LEGACY_TEMP_AGE_S,
+    atomic_dir,
+    atomic_path,
+    check_writable,
+    read_json,
+    write_error,
+    write_json,
+)
 
 
 def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
@@ -39,3 +52,87 @@ def test_unwritable_target_is_one_line_error(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(LangmixError, match="could not write|Not a directory"):
         write_json(blocker / "sub" / "r.json", {})
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_npy_cut_short_by_a_file_size_limit_is_an_error_not_a_file(tmp_path: Path) -> None:
+    """NumPy writes through C stdio and loses the failed final flush: the size check must catch it."""
+    target = tmp_path / "emb.npy"
+    done = _run_python(
+        "import resource, numpy as np\n"
+        "from langmix.errors import LangmixError\n"
+        "from langmix.io import write_npy\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+        "try:\n"
+        f"    write_npy({str(target)!r}, np.ones((2, 384), np.float32))\n"
+        "except LangmixError as err:\n"
+        "    print(err)\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "could not write" in done.stdout and "file-size limit" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_write_removes_the_temps_of_killed_writers_only(tmp_path: Path) -> None:
+    host = socket.gethostname()
+    dead = tmp_path / f".r.json.{_dead_pid()}@{host}.abcdefgh.tmp"
+    dead_dir = tmp_path / f".r.json.{_dead_pid()}@{host}.ijklmnop.tmp"
+    live = tmp_path / f".r.json.{os.getppid()}@{host}.qrstuvwx.tmp"  # our parent process is alive
+    elsewhere = tmp_path / f".r.json.{_dead_pid()}@another-host.abcdefgh.tmp"
+    legacy_old, legacy_new = tmp_path / ".r.json.abcdefgh.tmp", tmp_path / ".r.json.ijklmnop.tmp"
+    other_target = tmp_path / f".s.json.{_dead_pid()}@{host}.abcdefgh.tmp"
+    for path in (dead, live, elsewhere, legacy_old, legacy_new, other_target):
+        path.write_text("half")
+    (dead_dir / "model.safetensors").parent.mkdir()
+    (dead_dir / "model.safetensors").write_text("half")
+    os.utime(legacy_old, (time.time() - 2 * LEGACY_TEMP_AGE_S,) * 2)
+    write_json(tmp_path / "r.json", {})
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {"r.json", live.name, elsewhere.name, legacy_new.name, other_target.name}
+
+
+@pytest.mark.parametrize("layout, folder, words", [
+    ("file_at_out", True, "is a file, not a folder"),
+    ("folder_at_out", False, "is a folder"),
+    ("file_as_parent", True, "is a file"),
+    ("file_as_parent", False, "is a file"),
+])
+def test_output_location_is_checked_before_any_work(tmp_path: Path, layout: str, folder: bool, words: str) -> None:
+    out = tmp_path / "x" / "y" if layout == "file_as_parent" else tmp_path / "x"
+    if layout == "folder_at_out":
+        out.mkdir()
+    else:
+        (tmp_path / "x").write_text("a file")
+    with pytest.raises(LangmixError, match=words):
+        check_writable(out, folder=folder)
+    check_writable(tmp_path / "new" / "deeper", folder=folder)  # missing folders are created later
+
+
+@pytest.mark.parametrize("code, fix", [
+    (errno.ENOSPC, "free disk space"),
+    (errno.EFBIG, "file-size limit"),
+    (errno.EACCES, "folder you can write to"),
+    (errno.ENOTDIR, "in the way"),
+])
+def test_write_errors_name_the_fix_of_their_cause(tmp_path: Path, code: int, fix: str) -> None:
+    message = str(write_error(tmp_path / "r.json", OSError(code, os.strerror(code))))
+    assert fix in message and os.strerror(code) in message and "\n" not in message
+
+
+def test_atomic_dir_removes_the_old_version_a_killed_swap_left(tmp_path: Path) -> None:
+    """A writer killed between its two renames leaves the replaced version as .<name>.old."""
+    (tmp_path / ".model.old").mkdir()
+    (tmp_path / ".model.old" / "weights").write_text("previous")
+    with atomic_dir(tmp_path / "model") as tmp:
+        (tmp / "weights").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]

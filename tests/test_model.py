@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -42,3 +43,43 @@ def test_bad_inputs_raise_one_line_errors(tiny_model_path: Path, monkeypatch: py
         encode(model, ["x"], "document")  # type: ignore[arg-type]
     with pytest.raises(LangmixError, match="no texts"):
         encode(model, [], "query")
+
+
+def _not_a_model(tiny_model_path: Path, folder: Path, damage: str) -> Path:
+    if damage in ("empty", "other_files"):
+        folder.mkdir()
+        if damage == "other_files":
+            (folder / "notes.txt").write_text("not a model")
+        return folder
+    shutil.copytree(tiny_model_path, folder)
+    if damage == "bad_modules_json":
+        (folder / "modules.json").write_text("{")
+    else:
+        weights = next(folder.rglob("*.safetensors"))
+        weights.write_bytes(weights.read_bytes()[:1000])
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["empty", "other_files", "bad_modules_json", "cut_weights"])
+def test_a_folder_that_is_not_a_model_is_one_line(tiny_model_path: Path, tmp_path: Path, damage: str) -> None:
+    folder = _not_a_model(tiny_model_path, tmp_path / "model", damage)
+    with pytest.raises(LangmixError, match=f"model folder {folder} is not a usable model") as err:
+        load_model(folder)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("command", ["encode", "evaluate", "train"])
+def test_commands_given_a_folder_that_is_not_a_model(tiny_model_path: Path, tmp_path: Path, cli, command: str) -> None:
+    folder = _not_a_model(tiny_model_path, tmp_path / "model", "other_files")
+    fixtures = Path(__file__).parent / "fixtures"
+    config = tmp_path / "c.yaml"
+    corpus = fixtures / "training" / "xquad-r-slice.jsonl"
+    config.write_text(f"model:\n  name: {folder}\ndata:\n  corpus: [jsonl:{corpus}]\nbatch_size: 8\n")
+    args = {
+        "encode": ["encode", "-", "-o", tmp_path / "e.npy", "--model", folder],
+        "evaluate": ["evaluate", "--benchmark", f"lareqa:{fixtures / 'evaluation' / 'lareqa-tiny'}", "--out",
+                     tmp_path / "run", "--model", folder, "--no-cache"],
+        "train": ["train", config, "--out", tmp_path / "run"],
+    }[command]
+    assert "is not a usable model" in cli(*args, stdin="ein Satz\n").error_line()
+

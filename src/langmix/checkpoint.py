@@ -5,7 +5,9 @@ optimiser, step, epoch, batch within the epoch, sampler state, RNG states, resol
 and, written last, ``complete.json`` with the SHA-256 of ``state.pt``. The folder is built under a temp
 name, every file is fsync'ed, then it is renamed into place (:func:`langmix.io.atomic_dir`), so a process
 killed at any moment leaves either no new folder or a complete one. On loading, a folder whose marker is
-missing or whose checksum does not match is skipped: a torn checkpoint is never loaded.
+missing or whose checksum does not match is skipped: a torn checkpoint is never loaded. A failed write
+(full disk, Ctrl-C) removes its temp folder and leaves the earlier checkpoints as they were; the temp
+folder of a process killed while writing is removed by the next checkpoint written into the run.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 
 from langmix.errors import LangmixError
-from langmix.io import atomic_dir, file_sha256
+from langmix.io import atomic_dir, file_sha256, remove_stale_temps
 
 STATE_FILE = "state.pt"
 MARKER_FILE = "complete.json"
@@ -52,11 +54,10 @@ def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep:
     """Write ``state`` as checkpoint ``step`` atomically; then keep only the newest ``keep`` complete ones."""
     root = checkpoint_root(run_dir)
     path = root / f"{PREFIX}{step:08d}"
+    remove_stale_temps(root)
     with atomic_dir(path) as tmp:
         state_path = tmp / STATE_FILE
-        with open(state_path, "wb") as fh:
-            torch.save(state, fh)
-            _fsync(fh)
+        _save_state(state, state_path)
         marker = {"step": step, "sha256": file_sha256(state_path), "bytes": state_path.stat().st_size}
         with open(tmp / MARKER_FILE, "w", encoding="utf-8") as fh:
             json.dump(marker, fh)
@@ -65,6 +66,19 @@ def save_checkpoint(run_dir: str | Path, step: int, state: dict[str, Any], keep:
     for old in complete_checkpoints(run_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return path
+
+
+def _save_state(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` into ``path``, fsync'ed. A write failing inside torch's zip writer (a full disk, or
+    Ctrl-C) comes out as a RuntimeError whose context is the real cause: raise that cause instead."""
+    try:
+        with open(path, "wb") as fh:
+            torch.save(state, fh)
+            _fsync(fh)
+    except RuntimeError as err:
+        if isinstance(err.__context__, OSError | KeyboardInterrupt):
+            raise err.__context__ from None
+        raise
 
 
 def is_complete(path: Path) -> bool:

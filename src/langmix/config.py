@@ -155,9 +155,11 @@ def validate(config: TrainConfig) -> None:
         raise LangmixError(f"data.dev_fraction={data.dev_fraction} is outside (0, 1)", "use e.g. 0.1")
     if config.precision not in PRECISIONS:
         raise LangmixError(f"unknown precision '{config.precision}'", f"use one of {', '.join(PRECISIONS)}")
-    positive = {
+    positive = {  # None (where allowed) means "no limit"
         "batch_size": config.batch_size,
         "epochs": config.epochs,
+        "max_steps": config.max_steps,
+        "lr": config.lr,
         "temperature": config.temperature,
         "eval_every": config.eval_every,
         "checkpoint_every": config.checkpoint_every,
@@ -166,12 +168,23 @@ def validate(config: TrainConfig) -> None:
         "model.max_query_length": config.model.max_query_length,
         "model.max_passage_length": config.model.max_passage_length,
         "data.dev_batches": data.dev_batches,
+        "data.max_records": data.max_records,
     }
     for key, value in positive.items():
-        if value <= 0:
+        if value is not None and not value > 0:  # `not >` also refuses NaN
             raise LangmixError(f"{key}={value} must be positive", f"set {key} to a value > 0")
-    if config.embed_chunk < 0:
-        raise LangmixError(f"embed_chunk={config.embed_chunk} is negative", "use 0 (off) or e.g. 16")
+    non_negative = {
+        "weight_decay": config.weight_decay,
+        "max_grad_norm": config.max_grad_norm,
+        "grad_cache_chunk": config.grad_cache_chunk,
+        "embed_chunk": config.embed_chunk,
+        "threads": config.threads,
+        "patience": config.patience,
+        "data.hard_negatives": data.hard_negatives,
+    }
+    for key, value in non_negative.items():
+        if not value >= 0:
+            raise LangmixError(f"{key}={value} must not be negative", f"set {key} to 0 or more")
     if not 0.0 <= config.warmup_ratio < 1.0:
         raise LangmixError(f"warmup_ratio={config.warmup_ratio} is outside [0, 1)", "use e.g. 0.1")
 

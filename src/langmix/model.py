@@ -28,6 +28,32 @@ def check_kind(kind: str) -> Kind:
     return kind  # type: ignore[return-value]
 
 
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a non-empty list of strings. One bare string is refused: iterating it would embed
+    every character on its own."""
+    if isinstance(texts, str):
+        raise LangmixError("texts is one string, not a list of texts", "pass a list, e.g. encode(model, [text], kind)")
+    try:
+        texts = list(texts)
+    except TypeError as err:
+        raise LangmixError(f"texts is {type(texts).__name__}, not a list of strings", "pass a list of strings") \
+            from err
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise LangmixError(f"texts[{i}] is {type(text).__name__}, not a string", "pass strings only")
+    if not texts:
+        raise LangmixError("no texts to encode", "give at least one non-empty line")
+    return texts
+
+
+def check_model(model) -> None:
+    """A loaded model (anything with ``encode``), not a name or a path (``str.encode`` is not a model's)."""
+    if isinstance(model, str | bytes | os.PathLike) or not callable(getattr(model, "encode", None)):
+        raise LangmixError(
+            f"model is {type(model).__name__}, not a loaded model", "load it first: langmix.load_model(name_or_path)"
+        )
+
+
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | None = None, max_seq_length: int = 512):
     """Load a model as a ``SentenceTransformer`` with langmix's prompts.
 
@@ -36,6 +62,7 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | None = No
     sentence-transformers model keeps its modules; a plain transformer gets mean pooling and L2
     normalisation.
     """
+    from safetensors import SafetensorError
     from sentence_transformers import SentenceTransformer
 
     source = _resolve(name_or_path)
@@ -44,13 +71,21 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | None = No
             model = SentenceTransformer(str(source), device=device)
         else:
             model = mean_pooled(source, max_seq_length, device)
-    except OSError as err:
-        raise LangmixError(f"model '{name_or_path}' not found locally ({str(err).splitlines()[0][:120]})",
-                           f"give a path to a model folder or use the default '{DEFAULT_MODEL}'") from err
+    except (OSError, ValueError, KeyError, SafetensorError) as err:
+        raise _load_error(name_or_path, source, err) from err
     for kind, prompt in PROMPTS.items():
         if not model.prompts.get(kind):  # sentence-transformers 6 defaults "query" to an empty prompt
             model.prompts[kind] = prompt
     return model
+
+
+def _load_error(name_or_path: str | Path, source: str, err: Exception) -> LangmixError:
+    detail = f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:120]}"
+    if Path(source).is_dir():
+        return LangmixError(f"model folder {source} is not a usable model ({detail})",
+                            "give a sentence-transformers or Hugging Face model folder")
+    return LangmixError(f"model '{name_or_path}' not found locally ({detail})",
+                        f"give a path to a model folder or use the default '{DEFAULT_MODEL}'")
 
 
 def _resolve(name_or_path: str | Path) -> str:
@@ -97,17 +132,13 @@ def _hub_reachable(timeout: float = 2.0) -> bool:
 
 def encode(model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_progress: bool = False,
            precision: str = "fp32") -> np.ndarray:
-    """Embed ``texts`` as queries or passages: float32 array (n, dim), rows L2-normalised.
+    """Embed ``texts`` (a list of strings) as queries or passages: float32 array (n, dim), rows L2-normalised.
 
     ``precision`` (:mod:`langmix.precision`): ``bf16`` runs the encoder under bf16 autocast where the
     device has native bf16 (several times faster on a CPU with AMX), at cosine >= 0.999 to fp32.
     """
     from langmix.encoding import encode_fast
 
-    check_kind(kind)
-    texts = list(texts)
-    if not texts:
-        raise LangmixError("no texts to encode", "give at least one non-empty line")
     # token-length-sorted batches: same embeddings as SentenceTransformer.encode, less padding across scripts
     return encode_fast(model, texts, kind, batch_size=batch_size, show_progress=show_progress, precision=precision)
 

@@ -5,7 +5,8 @@ make-up of the batch is the experimental variable; the shared encoder embeds que
 passages (``passage: ``); :class:`~langmix.losses.InfoNCELoss` scores every query against all positives
 (of all ranks) and the hard negatives; AdamW steps with the learning rate of :func:`learning_rate`.
 
-The run folder holds ``config.yaml``/``config.json`` (resolved), ``versions.json``, ``train_log.jsonl``
+The run folder holds ``config.yaml``/``config.json`` (resolved), ``versions.json``, ``data.json`` (content
+hash of the training data: a resume on other data is refused), ``train_log.jsonl``
 (one line per step: loss, lr, mono share and languages of the batch; one per evaluation),
 ``checkpoints/`` (complete, atomic, see :mod:`langmix.checkpoint`), ``best-model/`` (sentence-transformers
 format with a model card), ``metrics.json`` and ``loss_curve.png``.
@@ -16,9 +17,12 @@ gradients averaged, which equals one process training on the global batch.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
+import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +38,7 @@ from langmix import distributed as dist
 from langmix.config import TrainConfig, dump_yaml, from_dict, to_dict
 from langmix.encoding import embed_sorted, encoder_parts
 from langmix.errors import LangmixError
-from langmix.io import atomic_dir, write_json, write_text
+from langmix.io import atomic_dir, check_writable, read_json, write_json, write_text
 from langmix.losses import CachedInfoNCE, InfoNCELoss, scatter_negatives
 from langmix.plotting import pyplot, save_png
 from langmix.precision import autocast, resolve_precision
@@ -284,6 +288,7 @@ def train(
             "choose a batch size that is a multiple of the number of processes",
         )
     train_corpus, dev_corpus = load_training_data(config)
+    _check_data(out_dir, train_corpus, dev_corpus, start is not None, env)
     if evaluator is None and config.data.dev_benchmark:
         from langmix.evaluation.lareqa import dev_evaluator
 
@@ -520,30 +525,79 @@ def _makeup(pairs: list) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------- run folder
+DATA_FILE = "data.json"
+LEFTOVERS = ("train_log.jsonl", "loss_curve.png", DATA_FILE, "best-model")  # of a run without a checkpoint
+
+
 def _open_run(out_dir: Path, config: TrainConfig, resume: bool, env: dist.DistEnv) -> Path | None:
-    """Check the folder against ``resume``; write config and versions; return the checkpoint to resume."""
+    """Check the folder against ``resume``; write config and versions; return the checkpoint to resume.
+
+    A started run without a complete checkpoint (killed, or out of disk, before its first one) holds
+    nothing to resume: with or without ``resume`` it starts again from step 0.
+    """
+    check_writable(out_dir, folder=True)
     latest = ckpt.latest_checkpoint(out_dir)
-    if resume:
-        if latest is None:
-            raise LangmixError(f"no complete checkpoint in {out_dir}", "start the run without --resume")
+    started = (out_dir / "config.json").is_file()
+    if latest is None and (out_dir / "metrics.json").is_file():
+        raise LangmixError(f"run folder {out_dir} holds a finished run without checkpoints", "pick another --out")
+    if latest is None and resume and not started:
+        raise LangmixError(f"no complete checkpoint in {out_dir}", "start the run without --resume")
+    if latest is not None and not resume:
+        raise LangmixError(
+            f"run folder {out_dir} already holds a run", "pass --resume to continue it or pick another --out"
+        )
+    if latest is not None:
         # through from_dict, so a setting added to langmix since the run was saved compares as its default
-        saved = to_dict(from_dict(json.loads((out_dir / "config.json").read_text(encoding="utf-8"))))
+        saved = to_dict(from_dict(read_json(out_dir / "config.json")))
         differing = _diff(saved, to_dict(config))
         if differing:
             raise LangmixError(
                 f"config differs from the checkpointed run in {', '.join(differing)}",
                 "resume with the same config file and overrides, or train into a new --out",
             )
-    elif latest is not None or (out_dir / "train_log.jsonl").exists():
-        raise LangmixError(
-            f"run folder {out_dir} already holds a run", "pass --resume to continue it or pick another --out"
-        )
-    if env.is_main and not resume:
+        return latest
+    if env.is_main:
+        if started:
+            print(f"langmix: {out_dir} holds no complete checkpoint; starting its run from step 0", file=sys.stderr)
+        _remove_leftovers(out_dir)
         write_text(out_dir / "config.yaml", dump_yaml(config))
         write_json(out_dir / "config.json", to_dict(config))
         write_json(out_dir / "versions.json", versions())
     dist.barrier()
-    return latest if resume else None
+    return None
+
+
+def _remove_leftovers(out_dir: Path) -> None:
+    for name in LEFTOVERS:
+        path = out_dir / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _check_data(out_dir: Path, train_corpus, dev_corpus, resuming: bool, env: dist.DistEnv) -> None:
+    """Store the content hash of the training data in a new run; refuse to resume a run on other data.
+
+    A run saved before langmix stored the hash has none to compare: it gets the current one.
+    """
+    found = {
+        "fingerprint": hashlib.sha256(f"{train_corpus.fingerprint()}:{dev_corpus.fingerprint()}".encode()).hexdigest(),
+        "train_records": len(train_corpus),
+        "dev_records": len(dev_corpus),
+    }
+    path = out_dir / DATA_FILE
+    saved = read_json(path) if resuming and path.is_file() else None
+    if saved is not None and saved.get("fingerprint") != found["fingerprint"]:
+        raise LangmixError(
+            f"the training data differ from those the run in {out_dir} was trained on (now "
+            f"{found['train_records']} train / {found['dev_records']} dev records, then "
+            f"{saved.get('train_records')} / {saved.get('dev_records')}; or their texts changed)",
+            "restore the original data, or train into a new --out without --resume",
+        )
+    if saved is None and env.is_main:
+        write_json(path, found)
+    dist.barrier()
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from langmix.data.lareqa import load_lareqa
 from langmix.data.parallel import load_corpus
 from langmix.errors import LangmixError
 
@@ -140,3 +142,53 @@ def test_bad_files_fail_with_one_line(tmp_path):
         fh.write('{"data": [{"paragraphs": [{"qas": [{"id": "1", "question": "q"}]}]}]}')
     with pytest.raises(LangmixError, match="not a SQuAD file"):
         load_corpus(f"squad:{tmp_path / 's.{lang}.json'}")
+
+
+GOOD = {"id": "x", "queries": {"en": "q", "de": "f"}, "passages": {"en": "p", "de": "a"}}
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"cross_only": "false"}, "cross_only='false': Input should be a valid boolean"),
+    ({"negatives": {"en": "text"}}, "negatives.en='text': Input should be a valid array"),
+    ({"negatives": {"en": [1]}}, "negatives.en.0=1: Input should be a valid string"),
+    ({"queries": {"en": None}}, "queries.en=None: Input should be a valid string"),
+    ({"id": True}, "id=True: Input should be a valid string"),
+    ({"source": 3}, "source=3: Input should be a valid string"),
+    ({"passages": None}, "passages=None: Input should be an object"),
+], ids=["cross_only_string", "negatives_string", "negative_int", "query_null", "id_bool", "source_int",
+        "passages_null"])
+def test_jsonl_fields_are_type_checked_not_coerced(tmp_path, change, words):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(GOOD) + "\n" + json.dumps({**GOOD, "id": "y", **change}) + "\n", encoding="utf-8")
+    with pytest.raises(LangmixError, match=re.escape("bad.jsonl:2 is not a langmix JSONL record")) as err:
+        load_corpus(f"jsonl:{bad}")
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_jsonl_keeps_valid_records_as_they_were(tmp_path):
+    """Integer ids and unknown fields are accepted as before; negatives become tuples."""
+    path = tmp_path / "ok.jsonl"
+    path.write_text(json.dumps({**GOOD, "id": 7, "note": "ignored", "negatives": {"en": ["n"]}}) + "\n")
+    (record,) = load_corpus(f"jsonl:{path}").records
+    assert record.id == "7" and record.negatives == {"en": ("n",)} and record.source == "jsonl"
+    assert not record.cross_only
+
+
+@pytest.mark.parametrize("spec, name, content", [
+    ("jsonl:{}", "bad.jsonl", (json.dumps(GOOD) + "\n").replace('"q"', '"caf\u00e9"').encode("latin-1")),
+    ("mmarco:{}", "t.{lang}.tsv", "caf\u00e9\tp\tn\n".encode("latin-1")),
+    ("jsonl:{}", "cut.jsonl.gz", gzip.compress((json.dumps(GOOD) + "\n").encode())[:-12]),
+], ids=["jsonl_latin1", "mmarco_latin1", "jsonl_gz_cut"])
+def test_files_that_are_not_utf8_or_not_whole_are_one_line(tmp_path, spec, name, content):
+    (tmp_path / name.replace("{lang}", "en")).write_bytes(content)
+    with pytest.raises(LangmixError, match="is not UTF-8 text|is a damaged gzip file") as err:
+        load_corpus(spec.format(tmp_path / name))
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("languages", ["en", "en,", ["en"]])
+def test_languages_as_one_string_is_a_code_not_letters(languages):
+    corpus = load_corpus(f"jsonl:{FIXTURES / 'corpus.jsonl'}", languages)
+    assert [r.id for r in corpus.records] == ["a", "b"]
+    assert load_corpus(f"jsonl:{FIXTURES / 'corpus.jsonl'}").filter_languages(languages).languages == ["en"]
+    assert load_lareqa(FIXTURES / "xquad-r", languages).langs == ["en"]

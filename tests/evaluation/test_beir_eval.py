@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+
 import numpy as np
 import pytest
 import pytrec_eval
@@ -75,3 +78,29 @@ def test_empty_qrels_and_missing_files_are_errors(tmp_path, beir_tiny):
         load_beir(folder, split="dev")
     with pytest.raises(LangmixError, match="not found"):
         load_miracl(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("layout, file, line, words", [
+    ("beir", "queries.jsonl", '{"_id": "q9", "question": "x"}', "queries.jsonl:4 is not a BEIR query row"),
+    ("beir", "queries.jsonl", '{"_id": "q9", "text": null}', "text=None: Input should be a valid string"),
+    ("beir", "corpus.jsonl", '{"id": "d9", "text": "x"}', "corpus.jsonl:7 is not a BEIR corpus row"),
+    ("beir", "corpus.jsonl", "not json", "Invalid JSON"),
+    ("miracl", "corpus/docs-0.jsonl", '{"_id": "d9", "text": "x"}', "docid: Field required"),
+    ("miracl", "topics/topics.miracl-v1.0-xx-dev.tsv", "q9 without a tab", "has no tab"),
+], ids=["query_without_text", "null_text", "doc_without_id", "not_json", "miracl_doc_without_docid", "topic_no_tab"])
+def test_bad_collection_rows_are_one_line(tmp_path, beir_tiny, miracl_tiny, layout, file, line, words):
+    folder = tmp_path / layout
+    shutil.copytree(beir_tiny if layout == "beir" else miracl_tiny, folder)
+    with open(folder / file, "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+    with pytest.raises(LangmixError, match=re.escape(words)) as err:
+        (load_beir if layout == "beir" else load_miracl)(folder)
+    assert "\n" not in str(err.value)
+
+
+def test_a_collection_that_is_not_utf8_is_one_line(tmp_path, beir_tiny):
+    folder = tmp_path / "beir"
+    shutil.copytree(beir_tiny, folder)
+    (folder / "queries.jsonl").write_bytes('{"_id": "q1", "text": "caf\u00e9"}\n'.encode("latin-1"))
+    with pytest.raises(LangmixError, match="queries.jsonl is not UTF-8 text.*convert the file to UTF-8"):
+        load_beir(folder)

@@ -146,3 +146,96 @@ def test_bad_input_is_one_line_error_without_files(mock_model, lareqa_tiny, tmp_
     assert isinstance(result.exception, LangmixError) and message in str(result.exception)
     assert "\n" not in str(result.exception)
     assert not out.exists()
+
+
+def _evaluate(cli, lareqa_tiny, out, *extra):
+    done = cli("evaluate", "--model", "mock", "--benchmark", f"lareqa:{lareqa_tiny}", "--out", out,
+               "--candidates", "sentence", *extra)
+    assert done.code == 0, done.err[-2000:]
+    return out
+
+
+def test_compare_refuses_runs_made_on_different_queries(mock_model, lareqa_tiny, tmp_path, cli):
+    a = _evaluate(cli, lareqa_tiny, tmp_path / "a", "--limit-questions", "2")
+    b = _evaluate(cli, lareqa_tiny, tmp_path / "b", "--limit-questions", "3")
+    line = cli("compare", a, b, "--n-resamples", "100").error_line()
+    assert "were scored on different queries" in line and "--limit-questions" in line
+
+
+def test_compare_refuses_a_run_whose_evaluation_did_not_finish(mock_model, lareqa_tiny, tmp_path, cli, monkeypatch):
+    """A run that dies while writing (here: at report.md) over a finished one leaves no results.json."""
+    import langmix.evaluation.report as report
+
+    a = _evaluate(cli, lareqa_tiny, tmp_path / "a")
+    b = _evaluate(cli, lareqa_tiny, tmp_path / "b", "--limit-questions", "3")
+
+    def dies(path, text):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "write_text", dies)
+    assert cli("evaluate", "--model", "mock", "--benchmark", f"lareqa:{lareqa_tiny}", "--out", b,
+               "--candidates", "sentence").code == 130
+    assert (b / "per_query.json").is_file() and not (b / "results.json").exists()
+    line = cli("compare", a, b).error_line()
+    assert "no results.json: its evaluation did not finish" in line
+
+
+@pytest.mark.parametrize("args, option", [
+    (["evaluate", "--benchmark", "xquad-r", "--out", "o", "--limit-questions", "0"], "--limit-questions"),
+    (["evaluate", "--benchmark", "xquad-r", "--out", "o", "--limit-questions", "-1"], "--limit-questions"),
+    (["evaluate", "--benchmark", "xquad-r", "--out", "o", "--batch-size", "0"], "--batch-size"),
+    (["compare", "a", "b", "--n-resamples", "0"], "--n-resamples"),
+    (["encode", "-", "-o", "e.npy", "--batch-size", "0"], "--batch-size"),
+], ids=["limit_0", "limit_-1", "eval_batch_0", "resamples_0", "encode_batch_0"])
+def test_numbers_out_of_bounds_are_one_line(cli, mock_model, tmp_path, monkeypatch, args, option):
+    monkeypatch.chdir(tmp_path)  # the relative paths above
+    line = cli(*args).error_line()
+    assert f"Invalid value for '{option}'" in line and "greater than or equal to 1" in line
+    assert f"see 'langmix {args[0]} --help'" in line and mock_model.calls == 0
+
+
+def test_limit_questions_0_keeps_nothing_in_the_api(mock_model, lareqa_tiny, tmp_path):
+    from langmix.errors import LangmixError
+    from langmix.evaluation.runner import run_evaluation
+
+    with pytest.raises(LangmixError, match="keeps nothing"):
+        run_evaluation("mock", f"lareqa:{lareqa_tiny}", tmp_path / "run", limit_questions=0)
+
+
+def test_languages_as_one_string(mock_model, lareqa_tiny, tmp_path):
+    from langmix.evaluation.runner import run_evaluation
+
+    result = run_evaluation("mock", f"lareqa:{lareqa_tiny}", tmp_path / "run", "sentence", languages="en")
+    assert result.langs == ["en"]
+
+
+def test_a_beir_run_replaces_a_lareqa_run_in_the_same_folder(mock_model, lareqa_tiny, beir_tiny, tmp_path, cli):
+    out = _evaluate(cli, lareqa_tiny, tmp_path / "run", "--save-embeddings")
+    assert (out / "pair_map.png").is_file() and (out / "embeddings").is_dir()
+    assert cli("evaluate", "--model", "mock", "--benchmark", f"beir:{beir_tiny}", "--out", out).code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["per_query.json", "report.md", "results.json"]
+    assert "beir-tiny/ndcg@10" in json.loads((out / "per_query.json").read_text())
+
+
+@pytest.mark.parametrize("command, layout, words", [
+    ("encode", "folder_at_out", "is a folder"),
+    ("encode", "file_as_parent", "cannot be created"),
+    ("evaluate", "file_at_out", "is a file, not a folder"),
+    ("evaluate", "file_as_parent", "cannot be created"),
+    ("compare", "file_at_out", "is a file, not a folder"),
+])
+def test_the_output_location_is_checked_before_the_work(mock_model, lareqa_tiny, tmp_path, cli, monkeypatch,
+                                                         command, layout, words):
+    monkeypatch.setattr(langmix.model, "load_model", lambda name: pytest.fail("the work started"))
+    out = tmp_path / "x" / "y" if layout == "file_as_parent" else tmp_path / "x"
+    if layout == "folder_at_out":
+        out.mkdir()
+    else:
+        (tmp_path / "x").write_text("a file")
+    args = {
+        "encode": ["encode", "-", "-o", out],
+        "evaluate": ["evaluate", "--model", "mock", "--benchmark", f"lareqa:{lareqa_tiny}", "--out", out],
+        "compare": ["compare", tmp_path / "a", tmp_path / "b", "--out", out],
+    }[command]
+    line = cli(*args, stdin="ein Satz\n").error_line()
+    assert words in line and "free disk space" not in line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from langmix.cli import app
@@ -65,3 +66,35 @@ def test_micro_end_to_end_then_resume(tiny_data, tiny_model_path, tmp_path):
     assert second.exit_code == 0, second.output
     again = read_json(out / "results.json")
     assert {cid: cell["started"] for cid, cell in again["cells"].items()} == stamps  # nothing reran
+
+
+@pytest.mark.parametrize("yaml_text, words", [
+    ('seeds: "abc"\n', "seeds='abc': Input should be a valid list"),
+    ("seeds: [0, abc]\n", "seeds.1='abc': Input should be a valid integer"),
+    ("test_questions: -1\n", "test_questions=-1: Input should be greater than 0"),
+    ("test_questions: 0\n", "test_questions=0: Input should be greater than 0"),
+    ("candidates: para\n", "candidates='para'"),
+    ("alphas: [0.5, 2]\n", "alphas.1=2: Input should be less than or equal to 1"),
+    ("n_resamples: 0\n", "n_resamples=0"),
+    ("sources: {lareqa: -1}\n", "sources.lareqa=-1"),
+], ids=["seeds_string", "seed_not_int", "test_questions_-1", "test_questions_0", "candidates", "alpha",
+        "n_resamples", "source_weight"])
+def test_bad_config_values_fail_before_any_cell(tmp_path, cli, yaml_text, words):
+    config = tmp_path / "grid.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    line = cli("reproduce", "--quick", "--config", config, "--out", tmp_path / "run").error_line()
+    assert words in line and "fix it in --config" in line
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--seeds", "0,abc"], "--seeds '0,abc' is not a comma list of integers"),
+    (["--alphas", "0.5,half"], "--alphas '0.5,half' is not a comma list of numbers"),
+    (["--test-questions", "0"], "Invalid value for '--test-questions'"),
+    (["--test-questions", "-1"], "Invalid value for '--test-questions'"),
+    (["--steps", "0"], "Invalid value for '--steps'"),
+], ids=["seeds", "alphas", "test_questions_0", "test_questions_-1", "steps_0"])
+def test_bad_command_line_values_are_one_line(tmp_path, cli, args, words):
+    line = cli("reproduce", "--quick", "--out", tmp_path / "run", *args).error_line()
+    assert words in line
+    assert not (tmp_path / "run").exists()

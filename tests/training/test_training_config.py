@@ -37,6 +37,13 @@ def test_round_trip_through_dict():
     ("alpha=some", "neither a number nor 'proportional'"),
     ("batch_size", "is not key=value"),
     ("batch_size=0", "must be positive"),
+    ("max_steps=0", "max_steps=0 must be positive"),
+    ("max_steps=-1", "max_steps=-1 must be positive"),
+    ("lr=-1e-5", "lr=-1e-05 must be positive"),
+    ("lr=.nan", "lr=nan must be positive"),
+    ("data.hard_negatives=-1", "data.hard_negatives=-1 must not be negative"),
+    ("data.max_records=0", "data.max_records=0 must be positive"),
+    ("weight_decay=-0.1", "weight_decay=-0.1 must not be negative"),
 ])
 def test_bad_overrides_fail_with_one_line_naming_the_fix(override, words):
     with pytest.raises(LangmixError) as err:
@@ -70,3 +77,35 @@ def test_cli_shows_the_resolved_config_and_rejects_unknown_keys():
                           "-o", "colour=red"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("langmix: error: unknown config key 'colour'")
     assert bad.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("case, words", [
+    ("max_steps=0", "max_steps=0 must be positive"),
+    ("max_steps=-1", "max_steps=-1 must be positive"),
+    ("lr=-1e-5", "lr=-1e-05 must be positive"),
+    ("data.hard_negatives=-1", "data.hard_negatives=-1 must not be negative"),
+    ("latin1_corpus", "is not UTF-8 text"),
+    ("cross_only_string", "cross_only='false': Input should be a valid boolean"),
+    ("out_is_a_file", "is a file, not a folder"),
+    ("resume_nothing", "no complete checkpoint"),
+])
+def test_train_command_bad_input_is_one_line_before_any_training(tmp_path, cli, case, words):
+    import json
+
+    config = tmp_path / "c.yaml"
+    config.write_text("model:\n  name: never-loaded\n", encoding="utf-8")
+    corpus = tmp_path / "corpus.jsonl"
+    row = {"id": "x", "queries": {"en": "caf\u00e9"}, "passages": {"en": "p"}}
+    if case == "latin1_corpus":
+        corpus.write_bytes((json.dumps(row, ensure_ascii=False) + "\n").encode("latin-1"))
+    else:
+        corpus.write_text(json.dumps({**row, "cross_only": "false"}) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    args = ["-o", f"data.corpus=jsonl:{corpus}"]
+    if "=" in case:
+        args += ["-o", case]
+    elif case == "out_is_a_file":
+        out.write_text("a file")
+    elif case == "resume_nothing":
+        args.append("--resume")
+    assert words in cli("train", config, "--out", out, *args).error_line()

@@ -21,10 +21,10 @@ def evaluate(
     ),
     languages: str | None = typer.Option(None, help="Comma-separated LAReQA languages (default: all)."),
     limit_questions: int | None = typer.Option(
-        None, help="Keep the first N question ids (and their paragraphs)."
+        None, min=1, help="Keep the first N question ids (and their paragraphs)."
     ),
     save_embeddings: bool = typer.Option(False, help="Also write embeddings (.npy) with row ids (.jsonl)."),
-    batch_size: int = typer.Option(64, help="Texts per forward pass."),
+    batch_size: int = typer.Option(64, min=1, help="Texts per forward pass."),
     split: str | None = typer.Option(None, help="BEIR/MIRACL qrels split (default test / dev)."),
     index: str = typer.Option("flat", help="BEIR/MIRACL faiss index: flat (exact), ivf or hnsw."),
     cache: bool = typer.Option(True, help="Reuse cached embeddings under $LANGMIX_HOME/cache/embeddings."),
@@ -46,7 +46,6 @@ def evaluate(
     from langmix.evaluation.runner import run_evaluation
     from langmix.precision import resolve_precision
 
-    langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else None
     # fail before loading data and model
     resolve_precision(precision, "cuda" if torch.cuda.is_available() else "cpu")
     parse_debias(debias)
@@ -55,7 +54,7 @@ def evaluate(
         benchmark,
         out,
         candidates,
-        langs,
+        languages,
         limit_questions,
         save_embeddings,
         batch_size,
@@ -78,13 +77,15 @@ def compare(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Write comparison.md and comparison.json here."
     ),
-    n_resamples: int = typer.Option(10_000, help="Random sign flips of the randomisation test."),
+    n_resamples: int = typer.Option(10_000, min=1, help="Random sign flips of the randomisation test."),
     seed: int = typer.Option(42, help="Seed of the randomisation test."),
 ) -> None:
     """Paired Fisher randomisation test per metric on per-query scores; Markdown table on stdout."""
     from langmix.evaluation.compare import compare_runs, comparisons_markdown, comparisons_record
-    from langmix.io import write_json, write_text
+    from langmix.io import check_writable, write_json, write_text
 
+    if out is not None:
+        check_writable(out, folder=True)
     comparisons = compare_runs(runs, n_resamples, seed)
     text = comparisons_markdown(comparisons)
     if out is not None:

@@ -30,18 +30,19 @@ def encode(
     kind: str = typer.Option("passage", help="Prompt kind: 'query' or 'passage'."),
     model: str = typer.Option("multilingual-e5-small", help="Model name or path."),
     field: str = typer.Option("text", help="JSONL field holding the text."),
-    column: int = typer.Option(0, help="TSV column (0-based) holding the text."),
-    batch_size: int = typer.Option(64, help="Texts per forward pass."),
+    column: int = typer.Option(0, min=0, help="TSV column (0-based) holding the text."),
+    batch_size: int = typer.Option(64, min=1, help="Texts per forward pass."),
     precision: str = typer.Option(
         "fp32", help="fp32, or bf16 (autocast; needs AVX512-BF16/AMX or a bf16 GPU; cosine >= 0.999 to fp32)."
     ),
 ) -> None:
     """Embed texts as queries or passages into a .npy file (L2-normalised rows)."""
-    from langmix.io import write_npy
+    from langmix.io import check_writable, write_npy
     from langmix.model import check_kind, load_model
     from langmix.model import encode as encode_texts
 
     check_kind(kind)
+    check_writable(out, folder=False)
     texts = read_texts(input, field, column)
     embeddings = encode_texts(load_model(model), texts, kind, batch_size=batch_size, show_progress=True,
                               precision=precision)
@@ -85,7 +86,11 @@ def _field(line: str, field: str, name: str, number: int) -> str:
         raise LangmixError(f"{name} line {number} is not JSON", "give one JSON object per line") from err
     except (KeyError, TypeError) as err:
         raise LangmixError(f"{name} line {number} has no field '{field}'", "pass --field NAME") from err
-    return str(value)
+    if not isinstance(value, str):
+        raise LangmixError(
+            f"{name} line {number}: field '{field}' holds {type(value).__name__}, not text", "give a string"
+        )
+    return value
 
 
 @app.command()

@@ -7,12 +7,20 @@ from pathlib import Path
 import typer
 
 from langmix.cli import app
+from langmix.errors import LangmixError
+
+_KINDS = {str: ("names", "a,b"), int: ("integers", "0,1,2"), float: ("numbers", "0,0.25,0.5")}
 
 
-def _list(text: str | None, kind=str) -> list | None:
+def _list(text: str | None, kind: type = str, option: str = "") -> list | None:
     if text is None:
         return None
-    return [kind(x.strip()) for x in text.split(",") if x.strip()]
+    try:
+        return [kind(x.strip()) for x in text.split(",") if x.strip()]
+    except ValueError as err:
+        what, example = _KINDS[kind]
+        fix = f"write e.g. {option} {example}"
+        raise LangmixError(f"{option} '{text}' is not a comma list of {what}", fix) from err
 
 
 @app.command()
@@ -39,9 +47,9 @@ def reproduce(
     alphas: str | None = typer.Option(
         None, help="Alpha sweep, e.g. 0,0.25,0.5,0.75,1 ('none' for no sweep)."
     ),
-    steps: int | None = typer.Option(None, help="Training steps per cell (sets max_steps)."),
+    steps: int | None = typer.Option(None, min=1, help="Training steps per cell (sets max_steps)."),
     test_questions: int | None = typer.Option(
-        None, help="Question ids kept per test set (default preset's)."
+        None, min=1, help="Question ids kept per test set (default preset's)."
     ),
     train_set: list[str] = typer.Option(
         [], "--train-set", help="Training override key=value, as langmix train --override (repeatable)."
@@ -62,14 +70,14 @@ def reproduce(
     if report_only:
         typer.echo(f"wrote {finalize(folder)}")
         return
-    sweep = None if alphas is None else ([] if alphas.strip() == "none" else _list(alphas, float))
+    sweep = None if alphas is None else ([] if alphas.strip() == "none" else _list(alphas, float, "--alphas"))
     settings = make_settings(
         preset,
         config,
         model=model,
         protocols=_list(protocols),
         strategies=_list(strategies),
-        seeds=_list(seeds, int),
+        seeds=_list(seeds, int, "--seeds"),
         alphas=sweep,
         test_questions=test_questions,
         keep_models=keep_models or None,

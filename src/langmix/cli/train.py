@@ -19,7 +19,9 @@ def train(
     override: list[str] = typer.Option(
         [], "--override", "-o", help="key=value, e.g. data.strategy=x-y or lr=1e-5 (repeatable)."
     ),
-    resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue from the newest checkpoint in --out (a run without one starts again)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default: runs/<config name>)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config and exit."),
 ) -> None:

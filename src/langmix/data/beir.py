@@ -18,12 +18,11 @@ judgement are kept.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from langmix.data.paths import find_file, open_text
+from langmix.data.paths import find_file, text_lines
+from langmix.data.records import BeirDocument, BeirQuery, MiraclDocument, read_rows
 from langmix.errors import LangmixError
 
 
@@ -43,8 +42,8 @@ def load_beir(folder: str | Path, split: str = "test") -> RetrievalData:
             f"{folder} has no qrels/{split}.tsv",
             "give a BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) or pick --split",
         )
-    corpus = {str(r["_id"]): _doc_text(r) for r in _jsonl(_required(folder, "corpus.jsonl"))}
-    queries = {str(r["_id"]): r["text"] for r in _jsonl(_required(folder, "queries.jsonl"))}
+    corpus = {r.id: r.full_text for r in read_rows(_required(folder, "corpus.jsonl"), BeirDocument)}
+    queries = {r.id: r.text for r in read_rows(_required(folder, "queries.jsonl"), BeirQuery)}
     qrels = _read_qrels(qrels_path, columns=(0, 1, 2), header=True)
     return _checked(folder.name, corpus, queries, qrels, qrels_path)
 
@@ -53,11 +52,12 @@ def load_miracl(folder: str | Path, split: str = "dev") -> RetrievalData:
     folder = _folder(folder)
     topics, qrels_path = _one(folder, "topics", split), _one(folder, "qrels", split)
     queries = {}
-    with open_text(topics) as fh:
-        for line in fh:
-            if line.strip():
-                qid, text = line.rstrip("\n").split("\t", 1)
-                queries[qid] = text
+    for number, line in text_lines(topics):
+        if line.strip():
+            qid, tab, text = line.rstrip("\n").partition("\t")
+            if not tab:
+                raise LangmixError(f"{topics}:{number} has no tab", "write qid<TAB>query text per line")
+            queries[qid] = text
     shards = sorted(
         p
         for p in folder.rglob("*.jsonl*")
@@ -65,7 +65,7 @@ def load_miracl(folder: str | Path, split: str = "dev") -> RetrievalData:
     )
     if not shards:
         raise LangmixError(f"{folder} has no corpus *.jsonl", "put the MIRACL corpus shards in the folder")
-    corpus = {str(r["docid"]): _doc_text(r) for shard in shards for r in _jsonl(shard)}
+    corpus = {r.docid: r.full_text for shard in shards for r in read_rows(shard, MiraclDocument)}
     qrels = _read_qrels(qrels_path, columns=(0, 2, 3), header=False)
     return _checked(folder.name, corpus, queries, qrels, qrels_path)
 
@@ -98,26 +98,9 @@ def _one(folder: Path, kind: str, split: str) -> Path:
     return found[0]
 
 
-def _jsonl(path: Path) -> Iterator[dict]:
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise LangmixError(
-                        f"{path}:{number} is not JSON ({err.msg})", "fix or drop the line"
-                    ) from err
-
-
-def _doc_text(record: dict) -> str:
-    return f"{record.get('title', '')} {record['text']}".strip()
-
-
 def _read_qrels(path: Path, columns: tuple[int, int, int], header: bool) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    with open_text(path) as fh:
-        lines = [line.split() for line in fh if line.strip()]
+    lines = [line.split() for _, line in text_lines(path) if line.strip()]
     for fields in lines[1 if header else 0 :]:
         try:
             qid, docid, rel = (fields[c] for c in columns)

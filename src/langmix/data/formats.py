@@ -20,7 +20,8 @@ from pathlib import Path
 
 from langmix.data.lareqa import LareqaLanguage, load_lareqa
 from langmix.data.parallel import ParallelCorpus, ParallelRecord, check_languages
-from langmix.data.paths import open_text
+from langmix.data.paths import open_text, text_lines
+from langmix.data.records import TrainingRow, read_rows
 from langmix.errors import LangmixError
 
 CANDIDATES = ("context", "sentence")
@@ -191,15 +192,14 @@ def load_mmarco(pattern: str, languages: list[str] | None = None) -> ParallelCor
 
 def _tsv_triples(path: Path) -> list[tuple[str, str, str]]:
     rows = []
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, 1):
-            fields = line.rstrip("\n").split("\t")
-            if len(fields) != 3:
-                raise LangmixError(
-                    f"{path}:{number} has {len(fields)} tab-separated fields, not 3",
-                    "write query<TAB>positive<TAB>negative per line",
-                )
-            rows.append((fields[0], fields[1], fields[2]))
+    for number, line in text_lines(path):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) != 3:
+            raise LangmixError(
+                f"{path}:{number} has {len(fields)} tab-separated fields, not 3",
+                "write query<TAB>positive<TAB>negative per line",
+            )
+        rows.append((fields[0], fields[1], fields[2]))
     if not rows:
         raise LangmixError(f"{path} is empty", "give at least one triple")
     return rows
@@ -208,39 +208,19 @@ def _tsv_triples(path: Path) -> list[tuple[str, str, str]]:
 # --- JSONL
 def load_jsonl(path: str, languages: list[str] | None = None) -> ParallelCorpus:
     """One record per line: ``{"id": str, "queries": {lang: text}, "passages": {lang: text},
-    "negatives": {lang: [text, ...]} (optional), "cross_only": bool (optional)}``."""
-    records = []
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, 1):
-            if line.strip():
-                records.append(_json_record(line, f"{path}:{number}"))
+    "negatives": {lang: [text, ...]} (optional), "cross_only": bool (optional)}``, type-checked strictly."""
+    records = [
+        ParallelRecord(
+            id=row.id,
+            queries=row.queries,
+            passages=row.passages,
+            negatives={lang: tuple(texts) for lang, texts in row.negatives.items()},
+            source=row.source,
+            cross_only=row.cross_only,
+        )
+        for row in read_rows(path, TrainingRow, "see docs/data-formats.md for the layout")
+    ]
     corpus = ParallelCorpus(records, Path(path).name)
     if not records:
         raise LangmixError(f"{path} holds no records", "write one JSON object per line")
     return corpus if languages is None else corpus.filter_languages(languages)
-
-
-def _json_record(line: str, where: str) -> ParallelRecord:
-    try:
-        row = json.loads(line)
-        record = ParallelRecord(
-            id=str(row["id"]),
-            queries=dict(row["queries"]),
-            passages=dict(row["passages"]),
-            negatives={k: tuple(v) for k, v in row.get("negatives", {}).items()},
-            source=str(row.get("source", "jsonl")),
-            cross_only=bool(row.get("cross_only", False)),
-        )
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as err:
-        raise LangmixError(
-            f"{where} is not a langmix JSONL record ({err.__class__.__name__}: {err})",
-            "see docs/data-formats.md for the layout",
-        ) from err
-    texts = [
-        *record.queries.values(),
-        *record.passages.values(),
-        *(t for v in record.negatives.values() for t in v),
-    ]
-    if not all(isinstance(t, str) for t in texts):
-        raise LangmixError(f"{where} has a non-string text", "queries, passages and negatives hold strings")
-    return record

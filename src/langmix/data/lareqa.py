@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langmix.data.parallel import as_languages
 from langmix.data.paths import dataset_dir, find_file, open_text
 from langmix.errors import LangmixError
 
@@ -56,10 +57,10 @@ def available_languages(folder: Path) -> list[str]:
     return sorted(names)
 
 
-def load_lareqa(name_or_path: str | Path, languages: list[str] | None = None) -> LareqaBenchmark:
-    """Load ``xquad-r``, ``mlqa-r`` or a folder of ``<lang>.json[.gz]`` files."""
+def load_lareqa(name_or_path: str | Path, languages: str | list[str] | None = None) -> LareqaBenchmark:
+    """Load ``xquad-r``, ``mlqa-r`` or a folder of ``<lang>.json[.gz]`` files (``languages``: all by default)."""
     folder = _resolve(name_or_path)
-    langs = languages or available_languages(folder)
+    langs = as_languages(languages) or available_languages(folder)
     if not langs:
         raise LangmixError(f"no <lang>.json files in {folder}", "point at a LAReQA folder such as data/lareqa/xquad-r")
     name = str(name_or_path) if str(name_or_path) in BENCHMARKS else folder.name

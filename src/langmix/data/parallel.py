@@ -19,6 +19,7 @@ query, a trivial positive, so samplers only ever draw cross pairs from such reco
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -83,6 +84,14 @@ class ParallelCorpus:
     def __len__(self) -> int:
         return len(self.records)
 
+    def fingerprint(self) -> str:
+        """SHA-256 of every record's content, in order: equal exactly when the same records would be used."""
+        digest = hashlib.sha256()
+        for r in self.records:
+            row = [r.id, r.queries, r.passages, r.negatives, r.source, r.cross_only]
+            digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        return digest.hexdigest()
+
     @property
     def languages(self) -> list[str]:
         """Sorted languages present in any record (as query or passage)."""
@@ -108,9 +117,9 @@ class ParallelCorpus:
             )
         return ParallelCorpus(train, f"{self.name}/train"), ParallelCorpus(dev, f"{self.name}/dev")
 
-    def filter_languages(self, langs: Iterable[str]) -> ParallelCorpus:
+    def filter_languages(self, langs: str | Iterable[str]) -> ParallelCorpus:
         """Keep only ``langs``; records left without any mono or cross pair are dropped."""
-        wanted = set(langs)
+        wanted = set(as_languages(langs))
         check_languages(wanted, self.languages, self.name)
         kept = [r.restrict(wanted) for r in self.records]
         kept = [r for r in kept if r.mono_languages or r.cross_pairs]
@@ -129,6 +138,19 @@ class Pair:
     record: int  # index into corpus.records
     query_lang: str
     passage_lang: str
+
+
+def as_languages(languages: str | Iterable[str] | None) -> list[str] | None:
+    """A language selection as a list of codes: an iterable of codes, or one string ``"en"`` or
+    ``"en,de"`` (as on the command line), which is never read letter by letter."""
+    if languages is None:
+        return None
+    if isinstance(languages, str):
+        return [code.strip() for code in languages.split(",") if code.strip()]
+    codes = list(languages)
+    if not all(isinstance(code, str) and code for code in codes):
+        raise LangmixError(f"languages {codes!r} hold a non-code", "give language codes such as ['en', 'de']")
+    return codes
 
 
 def check_languages(wanted: Iterable[str], available: Iterable[str], name: str) -> None:
@@ -188,7 +210,7 @@ LOADERS = (
 )
 
 
-def load_corpus(spec: str, languages: list[str] | None = None, **kw) -> ParallelCorpus:
+def load_corpus(spec: str, languages: str | list[str] | None = None, **kw) -> ParallelCorpus:
     """Load a training corpus from a spec such as ``xquad-r``, ``ntrex128`` or ``jsonl:my.jsonl``.
 
     Keywords go to the loader: LAReQA takes ``candidates``, ``articles``, ``max_negatives``; NTREX-128
@@ -197,6 +219,7 @@ def load_corpus(spec: str, languages: list[str] | None = None, **kw) -> Parallel
     """
     from langmix.data import formats, mkqa, ntrex  # lazy: they import this module
 
+    languages = as_languages(languages)
     kind, _, arg = spec.partition(":")
     if spec in ("xquad-r", "mlqa-r") or kind == "lareqa":
         corpus = formats.load_lareqa_corpus(arg or spec, languages, **kw)

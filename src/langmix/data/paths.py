@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from langmix.errors import LangmixError
@@ -51,3 +52,15 @@ def open_text(path: str | Path) -> io.TextIOBase:
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
     return open(path, encoding="utf-8")
+
+
+def text_lines(path: str | Path) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file (plain or ``.gz``); a file that is not UTF-8 or not a
+    whole gzip stream is a one-line error instead of a decoder traceback halfway through."""
+    try:
+        with open_text(path) as fh:
+            yield from enumerate(fh, 1)
+    except UnicodeDecodeError as err:
+        raise LangmixError(f"{path} is not UTF-8 text ({err.reason})", "convert the file to UTF-8") from err
+    except (EOFError, gzip.BadGzipFile) as err:
+        raise LangmixError(f"{path} is a damaged gzip file ({err})", "download or compress it again") from err

@@ -6,7 +6,9 @@ runs are exchangeable on every query, so each difference's sign is flipped at ra
 the share of flips whose mean difference is at least as extreme as the observed one. Units are the
 keys of ``per_query.json`` (a query, or a (query, pool language) pair for cross mAP), paired by id;
 the tested statistic is the mean over units (micro), which may differ from a macro-averaged headline.
-Every run is compared with the first (the baseline).
+Every run is compared with the first (the baseline). Runs must hold the same units: runs made on
+different query sets (another ``--limit-questions`` or ``--languages``) are refused, not paired on
+their overlap; so are run folders whose evaluation did not finish (no ``results.json``).
 """
 
 from __future__ import annotations
@@ -57,17 +59,26 @@ def paired_randomisation_test(
     return float(result.pvalue)
 
 
-def load_per_query(run: str | Path) -> dict[str, dict[str, float]]:
+def load_per_query(run: str | Path, finished: bool = True) -> dict[str, dict[str, float]]:
+    """Per-query scores of a run folder; ``finished`` also asks for the results.json written last."""
     path = Path(run) / "per_query.json"
     if not path.is_file():
         raise LangmixError(f"{run} has no per_query.json", "give folders written by 'langmix evaluate'")
+    if finished and not (Path(run) / "results.json").is_file():
+        raise LangmixError(
+            f"{run} has per_query.json but no results.json: its evaluation did not finish",
+            "run 'langmix evaluate' into it again",
+        )
     return read_json(path)
 
 
-def compare_runs(runs: list[str | Path], n_resamples: int = 10_000, seed: int = 42) -> list[Comparison]:
+def compare_runs(
+    runs: list[str | Path], n_resamples: int = 10_000, seed: int = 42, finished: bool = True
+) -> list[Comparison]:
+    """Each run against the first; ``finished=False`` accepts folders holding per_query.json alone."""
     if len(runs) < 2:
         raise LangmixError("compare needs at least two runs", "give RUN_A RUN_B [...]")
-    scores = [load_per_query(r) for r in runs]
+    scores = [load_per_query(r, finished) for r in runs]
     shared = [m for m in scores[0] if all(m in s for s in scores[1:])]
     if not shared:
         raise LangmixError("the runs share no metric", "compare runs of the same benchmark")
@@ -75,9 +86,14 @@ def compare_runs(runs: list[str | Path], n_resamples: int = 10_000, seed: int = 
     for metric in shared:
         base = scores[0][metric]
         for run, other in zip(runs[1:], scores[1:], strict=True):
-            units = sorted(set(base) & set(other[metric]))
-            if not units:
-                raise LangmixError(f"runs share no query for {metric}", "evaluate both runs on the same data")
+            units = sorted(base)
+            if set(units) != set(other[metric]):
+                common = len(set(base) & set(other[metric]))
+                raise LangmixError(
+                    f"{runs[0]} and {run} were scored on different queries for {metric} ({len(base)} vs "
+                    f"{len(other[metric])} units, {common} shared)",
+                    "evaluate both on the same benchmark, languages and --limit-questions",
+                )
             a = np.array([base[u] for u in units])
             b = np.array([other[metric][u] for u in units])
             out.append(

@@ -40,17 +40,28 @@ def result_record(result: Result, extra: dict[str, Any] | None = None) -> dict[s
     return record
 
 
+PLOTS = ("pair_map.png", "rank_distance.png")  # LAReQA runs only
+
+
 def write_run(out: str | Path, result: Result, meta: dict[str, Any]) -> list[Path]:
-    """Write results.json, per_query.json, report.md and (LAReQA) heatmap + rank-distance plots."""
+    """Write results.json, per_query.json, report.md and (LAReQA) heatmap + rank-distance plots.
+
+    A run already in ``out`` is replaced: its results.json goes first (so a write that dies half-way
+    leaves no folder that reads as complete), and its plots go when this run makes none.
+    """
     out = Path(out)
     record = result_record(result, meta)
     files = {"report.md": markdown_report(result, meta)}
+    (out / "results.json").unlink(missing_ok=True)
+    if not isinstance(result, LareqaResult):
+        for name in PLOTS:
+            (out / name).unlink(missing_ok=True)
     write_json(out / "per_query.json", result.per_query)
     written = [out / "per_query.json"]
     if isinstance(result, LareqaResult):
         written += [
-            _save(plot_pair_heatmap(result), out / "pair_map.png"),
-            _save(plot_rank_distance(result), out / "rank_distance.png"),
+            _save(plot_pair_heatmap(result), out / PLOTS[0]),
+            _save(plot_rank_distance(result), out / PLOTS[1]),
         ]
     for name, text in files.items():
         write_text(out / name, text)

@@ -7,6 +7,7 @@ Benchmark specs: ``xquad-r``, ``mlqa-r`` (or a folder of LAReQA ``<lang>.json`` 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,11 @@ from langmix.evaluation.lareqa import (
     first_questions,
 )
 from langmix.evaluation.report import Result, write_run
-from langmix.io import atomic_path, write_npy
+from langmix.io import atomic_path, check_writable, write_npy
 from langmix.provenance import device_info, versions
 
 PREFIXES = ("lareqa", "beir", "miracl")
+EMBEDDINGS = "embeddings"  # run subfolder of --save-embeddings
 
 
 @dataclass
@@ -48,10 +50,10 @@ def parse_benchmark(spec: str) -> BenchmarkSpec:
 
 
 def load_lareqa_spec(
-    spec: BenchmarkSpec, languages: list[str] | None, limit_questions: int | None
+    spec: BenchmarkSpec, languages: str | list[str] | None, limit_questions: int | None
 ) -> LareqaBenchmark:
     benchmark = load_lareqa(spec.target, languages)
-    return first_questions(benchmark, limit_questions) if limit_questions else benchmark
+    return first_questions(benchmark, limit_questions) if limit_questions is not None else benchmark
 
 
 def run_evaluation(
@@ -59,7 +61,7 @@ def run_evaluation(
     benchmark: str,
     out: str | Path,
     candidates: str = "context",
-    languages: list[str] | None = None,
+    languages: str | list[str] | None = None,
     limit_questions: int | None = None,
     save_embeddings: bool = False,
     batch_size: int = 64,
@@ -77,6 +79,7 @@ def run_evaluation(
     if debiasing is not None and spec.kind != "lareqa":
         raise LangmixError(f"--debias needs a LAReQA benchmark, not {spec.kind}",
                            "drop --debias, or evaluate xquad-r, mlqa-r or lareqa:PATH")
+    check_writable(out, folder=True)
     # Load data before the model: bad input fails fast, before minutes of model loading.
     data = (
         load_lareqa_spec(spec, languages, limit_questions)
@@ -91,7 +94,7 @@ def run_evaluation(
         result, embeddings = evaluate_lareqa(model, data, mode, batch_size, cache, True, precision, debiasing)
         meta["limit_questions"] = limit_questions
         if save_embeddings:
-            write_lareqa_embeddings(Path(out) / "embeddings", data, embeddings)
+            write_lareqa_embeddings(Path(out) / EMBEDDINGS, data, embeddings)
     else:
         from langmix.evaluation.beir import evaluate_retrieval
 
@@ -100,6 +103,8 @@ def run_evaluation(
         meta["split"] = split
     if cache is not None:
         meta["embedding_cache"] = {"root": str(cache.root), "hits": cache.hits, "misses": cache.misses}
+    if not (save_embeddings and spec.kind == "lareqa"):  # a previous run's embeddings are not this run's
+        shutil.rmtree(Path(out) / EMBEDDINGS, ignore_errors=True)
     write_run(out, result, meta)
     return result
 

@@ -139,7 +139,9 @@ def significance(out: Path, results: dict[str, Any], n_resamples: int) -> dict[s
         others = [label for label in folders if label != HYBRID_LABEL]
         if HYBRID_LABEL not in folders or not others:
             continue
-        comparisons = compare_runs([folders[HYBRID_LABEL], *(folders[o] for o in others)], n_resamples)
+        comparisons = compare_runs(
+            [folders[HYBRID_LABEL], *(folders[o] for o in others)], n_resamples, finished=False
+        )
         found[protocol] = [
             {
                 "metric": c.metric.split("/", 1)[1],

@@ -4,7 +4,9 @@ Two presets: ``full`` (the whole grid on all data) and ``quick`` (a real but sma
 fits 15 minutes on 2 CPU cores). A YAML file (``--config``, see configs/reproduce-*.yaml) and command-line
 options override preset fields; ``train`` holds :class:`langmix.config.TrainConfig` overrides, nested by
 section exactly like a ``langmix train`` config file, shared by every trained cell (each cell then sets
-the model, corpus, strategy, alpha and seed).
+the model, corpus, strategy, alpha and seed). The merged values are type-checked strictly (pydantic,
+no coercion: ``seeds: "abc"`` or ``test_questions: -1`` fail at once, before any cell runs) and used as
+given, so the run's fingerprint does not depend on the check.
 """
 
 from __future__ import annotations
@@ -15,42 +17,47 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveInt, TypeAdapter, ValidationError
 
 from langmix.config import TrainConfig, from_dict, set_value, validate
-from langmix.errors import LangmixError
+from langmix.errors import LangmixError, validation_problem
 from langmix.evaluation.debias import parse_debias
-from langmix.precision import PRECISIONS
 from langmix.reproduce.grid import DEFAULT_ALPHAS, MAIN_ROWS, PROTOCOLS
 
 
 @dataclass
 class ReproduceSettings:
+    __pydantic_config__ = ConfigDict(strict=True, allow_inf_nan=False, revalidate_instances="always")
+
     preset: str = "full"
     model: str = "multilingual-e5-small"
     protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
     strategies: list[str] = field(default_factory=lambda: list(MAIN_ROWS))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
-    sweep_seeds: int = 1  # seeds (the first ones) trained per alpha of the sweep
-    row_seeds: dict[str, int] = field(default_factory=dict)  # rows with fewer seeds (their first n)
+    alphas: list[Annotated[float, Field(ge=0, le=1)]] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
+    sweep_seeds: Annotated[int, Field(ge=0)] = 1  # seeds (the first ones) trained per alpha of the sweep
+    row_seeds: dict[str, PositiveInt] = field(default_factory=dict)  # rows with fewer seeds (their first n)
     seed_major: bool = False  # run every row of the first seed before the next seed
-    sources: dict[str, float] = field(default_factory=lambda: {"lareqa": 2.0, "ntrex128": 1.0, "mkqa": 1.0})
-    max_train_records: int | None = None
+    sources: dict[str, NonNegativeFloat] = field(
+        default_factory=lambda: {"lareqa": 2.0, "ntrex128": 1.0, "mkqa": 1.0}
+    )
+    max_train_records: PositiveInt | None = None
     test_languages: list[str] | None = None
-    test_questions: int | None = None  # keep this many question ids of the test set (None: all)
-    article_test_fraction: float = 0.33
-    candidates: str = "context"  # LAReQA candidate mode of the test set
-    train_candidates: str = "context"  # LAReQA passages of the training corpus: sentence + paragraph, or sentence
-    eval_batch_size: int = 64
-    eval_max_seq_length: int | None = None  # token cap when encoding the test set (None: the model's)
-    eval_precision: str = "fp32"  # precision of encoding the test set (langmix.precision)
+    test_questions: PositiveInt | None = None  # keep this many question ids of the test set (None: all)
+    article_test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.33
+    candidates: Literal["context", "sentence"] = "context"  # LAReQA candidate mode of the test set
+    # LAReQA passages of the training corpus: answer sentence + paragraph, or the sentence alone
+    train_candidates: Literal["context", "sentence"] = "context"
+    eval_batch_size: PositiveInt = 64
+    eval_max_seq_length: PositiveInt | None = None  # token cap when encoding the test set (None: the model's)
+    eval_precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"  # test-set encoding (langmix.precision)
     debias: list[str] = field(default_factory=list)  # training-free debiasing re-scorings, e.g. ["lir:1"]
     debias_rows: list[str] = field(default_factory=lambda: ["zero-shot", "hybrid"])  # rows that get them
     keep_models: bool = False  # keep each cell's best model and checkpoints (large)
-    n_resamples: int = 10_000  # randomisation test sign flips
+    n_resamples: PositiveInt = 10_000  # randomisation test sign flips
     train: dict[str, Any] = field(default_factory=dict)
 
     def train_config(self) -> TrainConfig:
@@ -150,13 +157,14 @@ def make_settings(
             f"unknown reproduce setting(s) {', '.join(unknown)}", f"use {', '.join(sorted(known))}"
         )
     settings = ReproduceSettings(**values)
-    for key in ("candidates", "train_candidates"):
-        if getattr(settings, key) not in ("context", "sentence"):
-            raise LangmixError(f"{key}='{getattr(settings, key)}' is unknown", "use 'context' or 'sentence'")
+    try:
+        TypeAdapter(ReproduceSettings).validate_python(settings)  # a check only: the values stay as given
+    except ValidationError as err:
+        raise LangmixError(
+            f"reproduce setting {validation_problem(err)}", "fix it in --config or on the command line"
+        ) from err
     for spec in settings.debias:
         parse_debias(spec)
-    if settings.eval_precision not in PRECISIONS:
-        raise LangmixError(f"unknown eval_precision '{settings.eval_precision}'", f"use one of {', '.join(PRECISIONS)}")
     settings.train_config()  # fail now, not after the first cells, on a bad training override
     return settings
 
