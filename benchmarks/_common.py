@@ -72,7 +72,7 @@ def load(name: str, device: str, attn: str = "sdpa"):
     """The benchmark model as a sentence-transformers model on ``device`` with the given attention kernel."""
     from sentence_transformers import SentenceTransformer
 
-    from langmix.model import PROMPTS
+    from langmix.inputs import PROMPTS
 
     model = SentenceTransformer(str(model_path(name)), device=device, model_kwargs={"attn_implementation": attn})
     for kind, prompt in PROMPTS.items():

@@ -27,10 +27,11 @@ from typing import Any
 
 import yaml
 
+from langmix.data.lareqa import check_candidate_mode
+from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError
 from langmix.precision import PRECISIONS
-
-STRATEGY_NAMES = ("x-x-mono", "x-y", "hybrid", "x-x", "en-en")
+from langmix.sampling import STRATEGIES
 
 
 def _f(default: Any, help: str) -> Any:
@@ -41,7 +42,7 @@ def _f(default: Any, help: str) -> Any:
 
 @dataclass
 class ModelConfig:
-    name: str = _f("multilingual-e5-small", "model name or folder, loaded with langmix.model.load_model")
+    name: str = _f(MODEL_NAME, "model name or folder, loaded with langmix.model.load_model")
     max_query_length: int = _f(64, "tokens kept per query (prompt included)")
     max_passage_length: int = _f(256, "tokens kept per passage (prompt included)")
     freeze_embeddings: bool = _f(False, "freeze the word-embedding matrix (most of mE5-small's parameters)")
@@ -51,9 +52,9 @@ class ModelConfig:
 
 @dataclass
 class DataConfig:
-    corpus: list[str] = _f(["xquad-r"], "corpora for langmix.data.parallel.load_corpus; 'name:weight' mixes")
+    corpus: list[str] = _f(["xquad-r"], "corpora for langmix.data.loaders.load_corpus; 'spec@weight' mixes them")
     languages: list[str] | None = _f(None, "languages to keep (None: all of the corpus)")
-    strategy: str = _f("hybrid", f"batch strategy, one of {', '.join(STRATEGY_NAMES)}")
+    strategy: str = _f("hybrid", f"batch strategy, one of {', '.join(STRATEGIES)}")
     alpha: float | str = _f(0.5, "hybrid: probability of an x-x-mono batch, or 'proportional'")
     dev_fraction: float = _f(0.1, "share of record ids held out for the dev loss (split by id, never by row)")
     dev_batches: int = _f(4, "dev batches averaged for the dev loss")
@@ -139,11 +140,10 @@ def set_value(config: TrainConfig, key: str, value: Any) -> None:
 def validate(config: TrainConfig) -> None:
     """Cross-field checks that a type cannot express."""
     data = config.data
-    if data.dev_candidates not in ("context", "sentence"):
-        raise LangmixError(f"data.dev_candidates='{data.dev_candidates}' is unknown", "use 'context' or 'sentence'")
-    if data.strategy not in STRATEGY_NAMES:
+    check_candidate_mode(data.dev_candidates, "data.dev_candidates")
+    if data.strategy not in STRATEGIES:
         raise LangmixError(
-            f"unknown strategy '{data.strategy}'", f"set data.strategy to one of {', '.join(STRATEGY_NAMES)}"
+            f"unknown strategy '{data.strategy}'", f"set data.strategy to one of {', '.join(STRATEGIES)}"
         )
     if isinstance(data.alpha, str) and data.alpha != "proportional":
         raise LangmixError(

@@ -6,7 +6,7 @@ embedded them. ``all_gather`` itself is not differentiable; :func:`all_gather_wi
 sums the incoming gradients over ranks (all-reduce, since gloo has no reduce-scatter) and keeps the
 rank's own slice. With that backward, averaging parameter gradients over ranks (:func:`average_gradients`)
 gives exactly the gradient of the loss averaged over the global batch, i.e. the single-process gradient
-on a batch of ``world_size * B`` (tested in ``tests/training/test_distributed.py``).
+on a batch of ``world_size * B`` (tested in ``tests/training/test_training_distributed.py``).
 
 We average gradients by hand instead of wrapping the model in ``DistributedDataParallel`` because one
 training step runs several forward passes (queries, positives, negatives, GradCache chunks) before a single

@@ -11,12 +11,14 @@ its quality check).
 from __future__ import annotations
 
 import contextlib
+from typing import Literal, get_args
 
 import torch
 
 from langmix.errors import LangmixError
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 def bf16_native(device: torch.device) -> bool:

@@ -23,6 +23,7 @@ import torch
 
 from langmix.data.parallel import Pair, ParallelCorpus
 from langmix.errors import LangmixError
+from langmix.inputs import PROMPTS
 from langmix.sampling import make_sampler
 
 try:  # sentence-transformers >= 6 moved the samplers to base/
@@ -30,7 +31,7 @@ try:  # sentence-transformers >= 6 moved the samplers to base/
 except ImportError:  # pragma: no cover - older sentence-transformers
     from sentence_transformers.sampler import DefaultBatchSampler
 
-PROMPTS = ("query: ", "passage: ")  # the E5 prompts of queries and passages
+ROW_PROMPTS = (PROMPTS["query"], PROMPTS["passage"])  # prepended to the anchor and positive columns
 
 
 def st_rows(corpus: ParallelCorpus) -> list[Pair]:
@@ -42,7 +43,7 @@ def st_rows(corpus: ParallelCorpus) -> list[Pair]:
     return rows
 
 
-def to_st_dataset(corpus: ParallelCorpus, negatives: bool = False, prompts: tuple[str, str] | None = PROMPTS):
+def to_st_dataset(corpus: ParallelCorpus, negatives: bool = False, prompts: tuple[str, str] | None = ROW_PROMPTS):
     """A ``datasets.Dataset`` with ``anchor`` (query), ``positive`` (passage) and, if asked, ``negative``.
 
     The negative of a row is the first hard negative of its record in the passage language; every row

@@ -18,13 +18,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from langmix.data.lareqa import LareqaLanguage, load_lareqa
+from langmix.data.lareqa import LareqaLanguage, check_candidate_mode, load_lareqa
 from langmix.data.parallel import ParallelCorpus, ParallelRecord, check_languages
 from langmix.data.paths import open_text, text_lines
 from langmix.data.records import TrainingRow, read_rows
 from langmix.errors import LangmixError
-
-CANDIDATES = ("context", "sentence")
 
 
 # --- LAReQA
@@ -43,8 +41,7 @@ def load_lareqa_corpus(
     paragraph in the same format (at most ``max_negatives``). ``articles`` keeps only the questions
     whose article title (in their own language) is in the set, for article-disjoint splits.
     """
-    if candidates not in CANDIDATES:
-        raise LangmixError(f"unknown candidates '{candidates}'", f"use one of {', '.join(CANDIDATES)}")
+    check_candidate_mode(candidates, "candidates")
     bench = load_lareqa(name_or_path, languages)
     name = Path(name_or_path).name if Path(name_or_path).is_dir() else str(name_or_path)
     groups: dict[str, dict[str, tuple]] = defaultdict(dict)

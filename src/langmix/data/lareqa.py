@@ -15,12 +15,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from langmix.data.parallel import as_languages
 from langmix.data.paths import dataset_dir, find_file, open_text
 from langmix.errors import LangmixError
 
 BENCHMARKS = {"xquad-r": "lareqa/xquad-r", "mlqa-r": "lareqa/mlqa-r"}
+# how a candidate is encoded: its sentence followed by its paragraph (the protocol), or the sentence alone
+CandidateMode = Literal["context", "sentence"]
+CANDIDATE_MODES: tuple[str, ...] = get_args(CandidateMode)
+
+
+def check_candidate_mode(mode: str, what: str = "candidate mode") -> CandidateMode:
+    """``mode`` if it is one of :data:`CANDIDATE_MODES`, else a one-line error naming ``what`` was set."""
+    if mode not in CANDIDATE_MODES:
+        raise LangmixError(f"unknown {what} '{mode}'", f"use one of {', '.join(CANDIDATE_MODES)}")
+    return mode  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

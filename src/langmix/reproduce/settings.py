@@ -17,14 +17,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveInt, TypeAdapter, ValidationError
 
 from langmix.config import TrainConfig, from_dict, set_value, validate
+from langmix.data.lareqa import CandidateMode
+from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError, validation_problem
 from langmix.evaluation.debias import parse_debias
+from langmix.precision import Precision
 from langmix.reproduce.grid import DEFAULT_ALPHAS, MAIN_ROWS, PROTOCOLS
 
 
@@ -33,7 +36,7 @@ class ReproduceSettings:
     __pydantic_config__ = ConfigDict(strict=True, allow_inf_nan=False, revalidate_instances="always")
 
     preset: str = "full"
-    model: str = "multilingual-e5-small"
+    model: str = MODEL_NAME
     protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
     strategies: list[str] = field(default_factory=lambda: list(MAIN_ROWS))
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
@@ -48,12 +51,12 @@ class ReproduceSettings:
     test_languages: list[str] | None = None
     test_questions: PositiveInt | None = None  # keep this many question ids of the test set (None: all)
     article_test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.33
-    candidates: Literal["context", "sentence"] = "context"  # LAReQA candidate mode of the test set
+    candidates: CandidateMode = "context"  # LAReQA candidate mode of the test set
     # LAReQA passages of the training corpus: answer sentence + paragraph, or the sentence alone
-    train_candidates: Literal["context", "sentence"] = "context"
+    train_candidates: CandidateMode = "context"
     eval_batch_size: PositiveInt = 64
     eval_max_seq_length: PositiveInt | None = None  # token cap when encoding the test set (None: the model's)
-    eval_precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"  # test-set encoding (langmix.precision)
+    eval_precision: Precision = "fp32"  # test-set encoding (langmix.precision)
     debias: list[str] = field(default_factory=list)  # training-free debiasing re-scorings, e.g. ["lir:1"]
     debias_rows: list[str] = field(default_factory=lambda: ["zero-shot", "hybrid"])  # rows that get them
     keep_models: bool = False  # keep each cell's best model and checkpoints (large)
