@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from langmix.data.parallel import ParallelCorpus, ParallelRecord, load_corpus
+from langmix.data.loaders import load_corpus
+from langmix.data.parallel import ParallelCorpus, ParallelRecord
 from langmix.io import write_json
 from langmix.provenance import device_info, versions
 from langmix.sampling import STRATEGIES, make_sampler

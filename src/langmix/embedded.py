@@ -24,6 +24,7 @@ import numpy as np
 
 from langmix.errors import LangmixError
 from langmix.io import atomic_dir, file_sha256, remove_stale_temps
+from langmix.st_model import save_encoder
 
 MODEL_NAME = "multilingual-e5-small"
 MARKER = "langmix-embedded.json"  # written last inside the folder: its presence means "complete"
@@ -247,8 +248,6 @@ def save_sentence_transformer(f: E5File, folder: Path) -> None:
     """Write ``f`` as a sentence-transformers model (BERT + mean pooling + Normalize, E5 prompts)."""
     import torch
     from transformers import BertConfig, BertModel
-
-    from langmix.model import save_encoder
 
     config = BertConfig(vocab_size=f.vocab, hidden_size=f.hidden, num_hidden_layers=f.layers,
                         num_attention_heads=f.heads, intermediate_size=f.ffn, max_position_embeddings=f.max_positions,

@@ -31,6 +31,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from langmix.errors import LangmixError
+from langmix.inputs import check_kind, check_model, check_texts
 from langmix.precision import autocast, resolve_precision
 
 
@@ -131,8 +132,6 @@ def encode_fast(
     Same embeddings as :func:`st_encode` (sentence-transformers ``encode``) up to float rounding
     in fp32 (``precision="bf16"`` trades a little accuracy for speed on hardware with native bf16).
     """
-    from langmix.model import check_kind, check_model, check_texts
-
     check_kind(kind)
     check_model(model)
     texts = check_texts(texts)

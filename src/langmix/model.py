@@ -1,57 +1,23 @@
 """The shared dual encoder: loading any model as a sentence-transformers model, and encoding.
 
-One tower encodes both sides; the side is chosen by a prompt (``query: `` / ``passage: ``), the
-embedding is the mean of the token states over non-pad tokens, L2-normalised, so the dot product is
-the cosine similarity.
+One tower encodes both sides; the side is chosen by a prompt (``query: `` / ``passage: ``, see
+:mod:`langmix.inputs`), the embedding is the mean of the token states over non-pad tokens, L2-normalised,
+so the dot product is the cosine similarity.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
+from langmix.embedded import MODEL_NAME as DEFAULT_MODEL
+from langmix.embedded import prepare_embedded_model
 from langmix.errors import LangmixError
-
-DEFAULT_MODEL = "multilingual-e5-small"
-PROMPTS = {"query": "query: ", "passage": "passage: "}
-Kind = Literal["query", "passage"]
-
-
-def check_kind(kind: str) -> Kind:
-    if kind not in PROMPTS:
-        raise LangmixError(f"unknown prompt kind '{kind}'", "use 'query' or 'passage'")
-    return kind  # type: ignore[return-value]
-
-
-def check_texts(texts: Sequence[str]) -> list[str]:
-    """``texts`` as a non-empty list of strings. One bare string is refused: iterating it would embed
-    every character on its own."""
-    if isinstance(texts, str):
-        raise LangmixError("texts is one string, not a list of texts", "pass a list, e.g. encode(model, [text], kind)")
-    try:
-        texts = list(texts)
-    except TypeError as err:
-        raise LangmixError(f"texts is {type(texts).__name__}, not a list of strings", "pass a list of strings") \
-            from err
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise LangmixError(f"texts[{i}] is {type(text).__name__}, not a string", "pass strings only")
-    if not texts:
-        raise LangmixError("no texts to encode", "give at least one non-empty line")
-    return texts
-
-
-def check_model(model) -> None:
-    """A loaded model (anything with ``encode``), not a name or a path (``str.encode`` is not a model's)."""
-    if isinstance(model, str | bytes | os.PathLike) or not callable(getattr(model, "encode", None)):
-        raise LangmixError(
-            f"model is {type(model).__name__}, not a loaded model", "load it first: langmix.load_model(name_or_path)"
-        )
+from langmix.inputs import PROMPTS, Kind
+from langmix.st_model import mean_pooled, quiet_hf_progress, save_encoder
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | None = None, max_seq_length: int = 512):
@@ -68,7 +34,8 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | None = No
     source = _resolve(name_or_path)
     try:
         if (Path(source) / "modules.json").is_file():
-            model = SentenceTransformer(str(source), device=device)
+            with quiet_hf_progress():
+                model = SentenceTransformer(str(source), device=device)
         else:
             model = mean_pooled(source, max_seq_length, device)
     except (OSError, ValueError, KeyError, SafetensorError) as err:
@@ -90,8 +57,6 @@ def _load_error(name_or_path: str | Path, source: str, err: Exception) -> Langmi
 
 def _resolve(name_or_path: str | Path) -> str:
     if str(name_or_path) in (DEFAULT_MODEL, f"intfloat/{DEFAULT_MODEL}") and not Path(name_or_path).exists():
-        from langmix.embedded import prepare_embedded_model
-
         return str(prepare_embedded_model())
     path = Path(name_or_path).expanduser()
     if path.exists():
@@ -141,36 +106,6 @@ def encode(model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_p
 
     # token-length-sorted batches: same embeddings as SentenceTransformer.encode, less padding across scripts
     return encode_fast(model, texts, kind, batch_size=batch_size, show_progress=show_progress, precision=precision)
-
-
-def _st_modules():
-    try:  # sentence-transformers >= 6
-        from sentence_transformers.sentence_transformer import modules
-    except ImportError:
-        from sentence_transformers import models as modules
-    return modules
-
-
-def mean_pooled(source: str | Path, max_seq_length: int = 512, device: str | None = None):
-    """A transformer folder or hub name wrapped as encoder -> mean pooling -> L2 normalisation."""
-    from sentence_transformers import SentenceTransformer
-
-    modules = _st_modules()
-    word = modules.Transformer(str(source), max_seq_length=max_seq_length)
-    pool = modules.Pooling(word.get_embedding_dimension(), pooling_mode="mean")
-    return SentenceTransformer(modules=[word, pool, modules.Normalize()], device=device or "cpu",
-                               prompts=dict(PROMPTS))
-
-
-def save_encoder(encoder, tokenizer, folder: str | Path, max_seq_length: int = 512) -> Path:
-    """Save a Hugging Face encoder and tokenizer as a mean-pooled sentence-transformers model in ``folder``."""
-    folder = Path(folder)
-    hf_dir = folder / "_hf"
-    encoder.save_pretrained(hf_dir)
-    tokenizer.save_pretrained(hf_dir)
-    mean_pooled(hf_dir, max_seq_length).save(str(folder))
-    shutil.rmtree(hf_dir)
-    return folder
 
 
 def build_random_model(folder: str | Path, architecture: str = "bert", tokenizer_from: str | Path | None = None,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from langmix.data.lareqa import load_lareqa
-from langmix.data.parallel import load_corpus
+from langmix.data.loaders import load_corpus
 from langmix.errors import LangmixError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from langmix.data.parallel import load_corpus
+from langmix.data.loaders import load_corpus
 from langmix.errors import LangmixError
 from langmix.st_adapter import LangmixBatchSampler, st_batch_sampler, st_rows, to_st_dataset
 

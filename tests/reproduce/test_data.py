@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from langmix.data.lareqa import load_lareqa
-from langmix.data.parallel import load_corpus
+from langmix.data.loaders import load_corpus
 from langmix.reproduce.data import build_test_benchmark, held_out_articles, prepare_protocol, select_test_qids
 from langmix.reproduce.grid import PROTOCOLS
 

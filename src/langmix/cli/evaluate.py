@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from langmix.cli import app
+from langmix.cli.root import app
 
 
 @app.command()
@@ -42,7 +42,7 @@ def evaluate(
     import torch
 
     from langmix.evaluation.debias import parse_debias
-    from langmix.evaluation.report import headline_metrics
+    from langmix.evaluation.results import headline_metrics
     from langmix.evaluation.runner import run_evaluation
     from langmix.precision import resolve_precision
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from langmix.cli import app
+from langmix.cli.root import app
 from langmix.errors import LangmixError
 
 model_app = typer.Typer(help="Manage models: convert the embedded default encoder.", no_args_is_help=True)
@@ -37,9 +37,10 @@ def encode(
     ),
 ) -> None:
     """Embed texts as queries or passages into a .npy file (L2-normalised rows)."""
+    from langmix.inputs import check_kind
     from langmix.io import check_writable, write_npy
-    from langmix.model import check_kind, load_model
     from langmix.model import encode as encode_texts
+    from langmix.model import load_model
 
     check_kind(kind)
     check_writable(out, folder=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from langmix.cli import app
+from langmix.cli.root import app
 from langmix.errors import LangmixError
 
 _KINDS = {str: ("names", "a,b"), int: ("integers", "0,1,2"), float: ("numbers", "0,0.25,0.5")}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from langmix.cli import app
+from langmix.cli.root import app
 
 
 @app.command()

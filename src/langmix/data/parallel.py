@@ -106,7 +106,7 @@ class ParallelCorpus:
         """
         if not 0.0 <= dev_fraction < 1.0:
             raise LangmixError(f"dev_fraction {dev_fraction} is outside [0, 1)", "use e.g. 0.1")
-        dev_ids = {r.id for r in self.records if _unit_hash(f"{seed}:{r.id}") < dev_fraction}
+        dev_ids = {r.id for r in self.records if unit_hash(f"{seed}:{r.id}") < dev_fraction}
         train = [r for r in self.records if r.id not in dev_ids]
         dev = [r for r in self.records if r.id in dev_ids]
         if not train or (dev_fraction > 0 and not dev):
@@ -163,7 +163,7 @@ def check_languages(wanted: Iterable[str], available: Iterable[str], name: str) 
         )
 
 
-def _unit_hash(text: str) -> float:
+def unit_hash(text: str) -> float:
     """Deterministic map of a string to [0, 1), identical across runs and machines (unlike ``hash``)."""
     digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
@@ -197,43 +197,3 @@ def mix(corpora: list[ParallelCorpus], weights: list[float] | None, seed: int) -
         records += [corpus.records[i] for i in sorted(order[: round(share * total)])]
     return ParallelCorpus(records, name)
 
-
-LOADERS = (
-    "xquad-r",
-    "mlqa-r",
-    "lareqa:FOLDER",
-    "ntrex128",
-    "mkqa",
-    "squad:PATH_WITH_{lang}",
-    "mmarco:PATH_WITH_{lang}",
-    "jsonl:PATH",
-)
-
-
-def load_corpus(spec: str, languages: str | list[str] | None = None, **kw) -> ParallelCorpus:
-    """Load a training corpus from a spec such as ``xquad-r``, ``ntrex128`` or ``jsonl:my.jsonl``.
-
-    Keywords go to the loader: LAReQA takes ``candidates``, ``articles``, ``max_negatives``; NTREX-128
-    takes ``window`` and ``stride``. ``squad:`` and ``mmarco:`` paths hold ``{lang}`` where the
-    language code sits in the file names (one file per language). See docs/data-formats.md.
-    """
-    from langmix.data import formats, mkqa, ntrex  # lazy: they import this module
-
-    languages = as_languages(languages)
-    kind, _, arg = spec.partition(":")
-    if spec in ("xquad-r", "mlqa-r") or kind == "lareqa":
-        corpus = formats.load_lareqa_corpus(arg or spec, languages, **kw)
-    elif spec == "ntrex128":
-        corpus = ntrex.load_ntrex(languages, **kw)
-    elif spec == "mkqa":
-        corpus = mkqa.load_mkqa(languages, **kw)
-    elif kind in ("squad", "mmarco", "jsonl") and arg:
-        reader = {"squad": formats.load_squad, "mmarco": formats.load_mmarco, "jsonl": formats.load_jsonl}[
-            kind
-        ]
-        corpus = reader(arg, languages, **kw)
-    else:
-        raise LangmixError(f"unknown corpus spec '{spec}'", f"use one of {', '.join(LOADERS)}")
-    if not corpus.records:
-        raise LangmixError(f"corpus '{spec}' holds no records", "check the files and the languages asked for")
-    return corpus

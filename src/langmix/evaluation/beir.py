@@ -7,7 +7,6 @@ documents per query form a ranx ``Run``; metrics come from ``ranx.evaluate`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -15,20 +14,13 @@ import numpy as np
 from langmix.data.beir import RetrievalData
 from langmix.errors import LangmixError
 from langmix.evaluation.cache import EmbeddingCache, encode_cached, texts_hash
+from langmix.evaluation.results import RetrievalResult
 
 if TYPE_CHECKING:
     import faiss
 
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
 IndexKind = Literal["flat", "ivf", "hnsw"]
-
-
-@dataclass
-class RetrievalResult:
-    benchmark: str
-    metrics: dict[str, float]  # "<name>/ndcg@10", ...
-    per_query: dict[str, dict[str, float]]  # metric key -> qid -> score
-    info: dict[str, object] = field(default_factory=dict)
 
 
 def build_index(docs: np.ndarray, index: IndexKind = "flat", nlist: int | None = None) -> faiss.Index:

@@ -23,34 +23,34 @@ bias views are means per query language, then over languages.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from langmix.data.lareqa import LareqaBenchmark, LareqaLanguage, Question, load_lareqa
+from langmix.data.lareqa import (
+    CandidateMode,
+    LareqaBenchmark,
+    LareqaLanguage,
+    Question,
+    check_candidate_mode,
+    load_lareqa,
+)
 from langmix.errors import LangmixError
 from langmix.evaluation import metrics as M
 from langmix.evaluation.cache import EmbeddingCache, encode_cached, texts_hash
 from langmix.evaluation.debias import Debias, lir
+from langmix.evaluation.results import LareqaResult, result_record
+from langmix.io import write_json
 
-Mode = Literal["context", "sentence"]
-MODES = ("context", "sentence")
 TOP_K = 10  # depth of the own-language-share bias view
 
 
-def check_mode(mode: str) -> Mode:
-    if mode not in MODES:
-        raise LangmixError(f"unknown candidate mode '{mode}'", "use 'context' or 'sentence'")
-    return mode  # type: ignore[return-value]
-
-
-def candidate_texts(language: LareqaLanguage, mode: Mode) -> list[str]:
+def candidate_texts(language: LareqaLanguage, mode: CandidateMode) -> list[str]:
     """Passage texts of a language's candidates: the sentence, plus its paragraph in ``context`` mode."""
-    if check_mode(mode) == "sentence":
+    if check_candidate_mode(mode) == "sentence":
         return list(language.sentences)
     return [f"{s} {c}" for s, c in zip(language.sentences, language.contexts, strict=True)]
 
@@ -179,14 +179,14 @@ class LareqaEmbeddings:
 def embed_benchmark(
     model,
     benchmark: LareqaBenchmark,
-    mode: Mode = "context",
+    mode: CandidateMode = "context",
     batch_size: int = 64,
     cache: EmbeddingCache | None = None,
     show_progress: bool = False,
     precision: str = "fp32",
 ) -> LareqaEmbeddings:
     """Encode each language's queries and candidates once (through the cache when given)."""
-    check_mode(mode)
+    check_candidate_mode(mode)
     queries, candidates, texts = [], [], []
     for lang in benchmark.langs:
         data = benchmark.languages[lang]
@@ -268,27 +268,6 @@ def rank_table(
         torch.cat(counts).numpy().astype(np.int64),
         torch.cat(own_top).numpy().astype(np.float64),
     )
-
-
-@dataclass
-class LareqaResult:
-    """Flat metrics plus the per-query scores behind them (keys ``<benchmark>/<view>/<metric>``)."""
-
-    benchmark: str
-    mode: str
-    langs: list[str]
-    metrics: dict[str, float]
-    per_query: dict[str, dict[str, float]]  # metric key -> unit id -> score
-    pair_map: np.ndarray  # (nL, nL) mAP of query language X (row) against pool language Y; NaN: no shared ids
-    info: dict[str, object] = field(default_factory=dict)
-
-    def rank_distances(self) -> dict[str, np.ndarray]:
-        """Per query language, the rank distances of its queries (NaN-free)."""
-        values = self.per_query.get(f"{self.benchmark}/rank_distance", {})
-        return {
-            lang: np.array([v for u, v in values.items() if u.split(":", 1)[0] == lang])
-            for lang in self.langs
-        }
 
 
 def score_lareqa(
@@ -403,7 +382,7 @@ def _mean(values) -> float:
 def evaluate_lareqa(
     model,
     benchmark: LareqaBenchmark,
-    mode: Mode = "context",
+    mode: CandidateMode = "context",
     batch_size: int = 64,
     cache: EmbeddingCache | None = None,
     show_progress: bool = False,
@@ -419,7 +398,7 @@ def evaluate_lareqa(
 def score_embeddings(
     benchmark: LareqaBenchmark,
     embeddings: LareqaEmbeddings,
-    mode: Mode = "context",
+    mode: CandidateMode = "context",
     debias: Debias | None = None,
     show_progress: bool = False,
 ) -> LareqaResult:
@@ -446,12 +425,12 @@ class LareqaEvaluator:
     def __init__(
         self,
         benchmark: LareqaBenchmark,
-        mode: Mode = "context",
+        mode: CandidateMode = "context",
         batch_size: int = 64,
         primary_metric: str = "multi/map",
         precision: str = "fp32",
     ) -> None:
-        self.benchmark, self.mode, self.batch_size = benchmark, check_mode(mode), batch_size
+        self.benchmark, self.mode, self.batch_size = benchmark, check_candidate_mode(mode), batch_size
         self.precision = precision
         self.primary_metric = f"{benchmark.name}/{primary_metric}"
         self.last_result: LareqaResult | None = None
@@ -462,9 +441,6 @@ class LareqaEvaluator:
         result, _ = evaluate_lareqa(model, self.benchmark, self.mode, self.batch_size, precision=self.precision)
         self.last_result = result
         if output_path is not None:
-            from langmix.evaluation.report import result_record
-            from langmix.io import write_json
-
             suffix = f"-epoch{epoch}" if epoch >= 0 else ""
             suffix += f"-step{steps}" if steps >= 0 else ""
             write_json(

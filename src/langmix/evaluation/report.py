@@ -11,34 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from langmix.evaluation.beir import RetrievalResult
-from langmix.evaluation.lareqa import LareqaResult
+from langmix.evaluation.results import LareqaResult, Result, RetrievalResult, result_record
 from langmix.io import write_json, write_text
 from langmix.plotting import pyplot, save_png
-
-Result = LareqaResult | RetrievalResult
-
-
-def result_record(result: Result, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON-ready summary of a run (every aggregate number; per-query scores go to per_query.json)."""
-    record: dict[str, Any] = {
-        "benchmark": result.benchmark,
-        **(extra or {}),
-        "metrics": _clean(result.metrics),
-        "info": result.info,
-    }
-    if isinstance(result, LareqaResult):
-        record["candidate_mode"] = result.mode
-        record["languages"] = result.langs
-        record["pair_map"] = {
-            x: {y: _num(result.pair_map[i, j]) for j, y in enumerate(result.langs)}
-            for i, x in enumerate(result.langs)
-        }
-        rd = np.concatenate(list(result.rank_distances().values()) or [np.zeros(0)])
-        counts, edges = np.histogram(rd, bins=20) if rd.size else (np.zeros(0), np.zeros(0))
-        record["rank_distance_histogram"] = {"counts": counts.tolist(), "edges": edges.tolist()}
-    return record
-
 
 PLOTS = ("pair_map.png", "rank_distance.png")  # LAReQA runs only
 
@@ -68,17 +43,6 @@ def write_run(out: str | Path, result: Result, meta: dict[str, Any]) -> list[Pat
         written.append(out / name)
     write_json(out / "results.json", record)  # last: its presence marks a complete run
     return written + [out / "results.json"]
-
-
-def headline_metrics(result: Result) -> dict[str, float]:
-    """The aggregate metrics, without per-language and per-pair breakdowns."""
-    langs = set(getattr(result, "langs", []))
-
-    def breakdown(key: str) -> bool:
-        last = key.rsplit("/", 1)[-1]
-        return last in langs or last.split("-")[0] in langs
-
-    return {k: v for k, v in result.metrics.items() if not breakdown(k)}
 
 
 # ----------------------------------------------------------------------------------------------- markdown
@@ -177,14 +141,6 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 def _fmt(value: float, digits: int = 3) -> str:
     return "n/a" if value is None or np.isnan(value) else f"{value:.{digits}f}"
-
-
-def _num(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
-
-
-def _clean(metrics: dict[str, float]) -> dict[str, float | None]:
-    return {k: _num(v) for k, v in metrics.items()}  # NaN is not JSON
 
 
 # ----------------------------------------------------------------------------------------------- plots

@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from langmix.data.lareqa import BENCHMARKS, LareqaBenchmark, load_lareqa
+from langmix.data.lareqa import BENCHMARKS, LareqaBenchmark, check_candidate_mode, load_lareqa
 from langmix.errors import LangmixError
 from langmix.evaluation.cache import EmbeddingCache, model_identity
 from langmix.evaluation.debias import parse_debias
 from langmix.evaluation.lareqa import (
     LareqaEmbeddings,
     build_layout,
-    check_mode,
     evaluate_lareqa,
     first_questions,
 )
-from langmix.evaluation.report import Result, write_run
+from langmix.evaluation.report import write_run
+from langmix.evaluation.results import Result
 from langmix.io import atomic_path, check_writable, write_npy
 from langmix.provenance import device_info, versions
 
@@ -75,7 +75,7 @@ def run_evaluation(
     """Evaluate ``model_name`` (or an already loaded ``model``) on ``benchmark`` and write ``out``."""
     from langmix.model import load_model
 
-    spec, mode, debiasing = parse_benchmark(benchmark), check_mode(candidates), parse_debias(debias)
+    spec, mode, debiasing = parse_benchmark(benchmark), check_candidate_mode(candidates), parse_debias(debias)
     if debiasing is not None and spec.kind != "lareqa":
         raise LangmixError(f"--debias needs a LAReQA benchmark, not {spec.kind}",
                            "drop --debias, or evaluate xquad-r, mlqa-r or lareqa:PATH")

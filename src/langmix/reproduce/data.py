@@ -15,7 +15,6 @@ stopping is drawn by :func:`langmix.training.train` from the training corpus onl
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,8 @@ from pathlib import Path
 import torch
 
 from langmix.data.lareqa import LareqaBenchmark, load_lareqa
-from langmix.data.parallel import ParallelCorpus, ParallelRecord, load_corpus, mix
+from langmix.data.loaders import load_corpus
+from langmix.data.parallel import ParallelCorpus, ParallelRecord, mix, unit_hash
 from langmix.errors import LangmixError
 from langmix.evaluation.lareqa import subset_benchmark
 from langmix.io import atomic_path, read_json, write_json
@@ -38,11 +38,6 @@ class ProtocolData:
     train_path: Path  # langmix JSONL of the training corpus
     benchmark: LareqaBenchmark  # the test set (possibly a subset)
     info: dict  # sizes, held-out articles, sources: goes into results.json
-
-
-def unit_hash(text: str) -> float:
-    """A string mapped to [0, 1) by BLAKE2b: identical on every machine (unlike ``hash``)."""
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big") / 2**64
 
 
 def held_out_articles(benchmark: LareqaBenchmark, fraction: float) -> list[str]:

@@ -166,7 +166,7 @@ def evaluate_cell(
 
 def cell_summary(result) -> dict[str, Any]:
     """What results.json keeps of one evaluation: headline metrics, language-pair mAP, sizes."""
-    from langmix.evaluation.report import headline_metrics, result_record
+    from langmix.evaluation.results import headline_metrics, result_record
 
     record = result_record(result)
     return {
