@@ -5,7 +5,7 @@ sampler: question -> answer sentence + paragraph), batch size, max lengths (quer
 length`` tokens, default 128), precision (bf16: autocast on both sides), AdamW settings and constant learning
 rate, in ONE process. The runs are interleaved: a callback of the ST trainer runs langmix's next ``--block``
 steps after every ``--block`` ST steps, so both see the same machine load. The langmix step is the body of
-:func:`langmix.training.train` (``embed`` in length-sorted chunks of ``--embed-chunk`` texts -> ``batch_loss``
+:func:`langmix.training.train` (``embed`` in length-sorted chunks of ``--embed-chunk`` texts -> ``InfoNCELoss``
 -> backward -> clipped AdamW step), built from the functions of :mod:`langmix.training`, so any speed change
 there shows up here. The padded and real token counts of both sides' forwards are reported.
 
@@ -43,6 +43,7 @@ from _common import (
     write_result,
 )
 from langmix import encoding, training
+from langmix.batches import TextBatch, make_text_batch
 from langmix.config import TrainConfig
 from langmix.losses import InfoNCELoss
 from langmix.precision import autocast, resolve_precision
@@ -53,7 +54,7 @@ Batch = tuple[list[str], list[str]]
 
 def xquad_batches(batch_size: int, steps: int, seed: int) -> list[Batch]:
     """(queries, positive passages) of the first ``steps`` hybrid batches of XQuAD-R with context."""
-    from langmix.data.parallel import load_corpus
+    from langmix.data.loaders import load_corpus
     from langmix.sampling import make_sampler
 
     corpus = load_corpus("xquad-r")
@@ -61,7 +62,7 @@ def xquad_batches(batch_size: int, steps: int, seed: int) -> list[Batch]:
     sampler.set_epoch(0)
     batches = []
     for pairs in itertools.islice(iter(sampler), steps):
-        text = training.make_text_batch(corpus, pairs, 0)
+        text = make_text_batch(corpus, pairs, 0)
         batches.append((text.queries, text.positives))
     return batches
 
@@ -103,11 +104,11 @@ class LangmixRunner:
     def step(self) -> None:
         t0 = time.perf_counter()
         queries, positives = self.batches[len(self.losses)]
-        batch = training.TextBatch(queries, positives, [], torch.empty(0, dtype=torch.long), 0)
-        loss = training.batch_loss(self.embed, batch, self.loss_fn)
+        batch = TextBatch(queries, positives, [], torch.empty(0, dtype=torch.long), 0)
+        loss = self.loss_fn(self.embed, batch)
         loss.backward()
         value = loss.item()
-        training._optimizer_step(self.optimizer, None, self.params, self.config.max_grad_norm)
+        training.optimizer_step(self.optimizer, None, self.params, self.config.max_grad_norm)
         sync(self.device)
         self.times.append(time.perf_counter() - t0)
         self.losses.append(value)

@@ -248,7 +248,12 @@ def test_bad_requests_fail_with_one_line(strategy, data, kw, message):
 
 
 def test_batch_makeup():
-    assert batch_makeup([Pair(0, "en", "en"), Pair(1, "de", "en")]) == {"mono_share": 0.5, "languages": "de,en"}
+    assert batch_makeup([Pair(0, "en", "en"), Pair(1, "de", "en"), Pair(2, "de", "en")]) == {
+        "mono_share": 1 / 3,
+        "cross_share": 1 - 1 / 3,
+        "languages": ["de", "en"],
+        "pair_counts": {"de-en": 2, "en-en": 1},
+    }
 
 
 def test_x_x_mono_skips_languages_too_small_for_a_batch():

@@ -21,20 +21,24 @@ samplers in :mod:`langmix.sampling` guarantee this), otherwise a translation of 
 would be scored as a negative.
 
 Relations: equals sentence-transformers' ``MultipleNegativesRankingLoss`` (scale 20) on one process;
-``CachedInfoNCE`` equals it in value and gradients while holding only one chunk's activations
-(GradCache, Gao et al. 2021, arXiv 2101.06983). References: van den Oord et al. 2018 (InfoNCE),
-Karpukhin et al. 2020 (in-batch negatives).
+``CachedInfoNCE`` (same call) equals it in value and gradients while holding only one chunk's activations
+(GradCache, Gao et al. 2021, arXiv 2101.06983; sentence-transformers' ``CachedMultipleNegativesRankingLoss``).
+References: van den Oord et al. 2018 (InfoNCE), Karpukhin et al. 2020 (in-batch negatives).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from langmix.batches import TextBatch
 from langmix.distributed import all_gather_with_grad, get_rank
+
+Embed = Callable[[Sequence[str], str], Tensor]  # embed(texts, kind) -> (n, d) L2-normalised embeddings
 
 
 def info_nce(
@@ -60,9 +64,10 @@ def info_nce(
 class InfoNCELoss(nn.Module):
     """InfoNCE over in-batch (and, under ``torchrun``, all ranks') positives plus hard negatives.
 
-    ``forward(queries (B, d), positives (B, d), negatives (B*N, d) | None, negative_mask (B*N,) | None)``
-    returns the scalar loss of this rank's queries against the global candidate set. Every rank must
-    hold the same B and N. Embeddings must be L2-normalised.
+    ``loss(embed, batch)`` embeds the batch's queries, positives and hard negatives with ``embed(texts, kind)
+    -> (n, d)`` (L2-normalised rows, autograd on) and returns the scalar loss of this rank's queries against
+    the global candidate set; :meth:`from_embeddings` is the same loss on given embeddings. Every rank must
+    hold the same B and N.
     """
 
     def __init__(self, temperature: float = 0.05, symmetric: bool = False) -> None:
@@ -70,13 +75,21 @@ class InfoNCELoss(nn.Module):
         self.temperature = temperature
         self.symmetric = symmetric
 
-    def forward(
+    def forward(self, embed: Embed, batch: TextBatch) -> Tensor:
+        q = embed(batch.queries, "query")  # (B, d)
+        p = embed(batch.positives, "passage")  # (B, d)
+        n = embed(batch.negatives, "passage") if batch.negatives else None  # (K, d)
+        return self.from_embeddings(q, p, *scatter_negatives(n, batch.negative_index, batch.negative_slots, p))
+
+    def from_embeddings(
         self,
         queries: Tensor,
         positives: Tensor,
         negatives: Tensor | None = None,
         negative_mask: Tensor | None = None,
     ) -> Tensor:
+        """The loss of ``queries`` (B, d) against ``positives`` (B, d) and ``negatives`` (B*N, d), whose
+        ``negative_mask`` (B*N,) marks the real ones."""
         b = queries.shape[0]
         local = positives if negatives is None else torch.cat([positives, negatives])  # (B + B*N, d)
         mask = None
@@ -95,13 +108,84 @@ class InfoNCELoss(nn.Module):
         return (loss + backward) / 2
 
 
-class _RandContext:
-    """Captures the RNG state at construction and replays it inside ``with``, so dropout masks of the
-    no-grad pass and the re-computation pass are identical (as in sentence-transformers' CMNRL)."""
+class CachedInfoNCE(InfoNCELoss):
+    """GradCache: :class:`InfoNCELoss` with the same call, value and gradients, holding one chunk's activations.
 
-    def __init__(self, tensors: Sequence[Tensor] = ()) -> None:
+    ``loss(embed, batch)`` with autograd on
+
+    1. embeds every side in chunks of ``chunk_size`` texts without autograd, remembering each chunk's RNG
+       state (:class:`RandContext`: the CPU generator and the CUDA generator of ``device``);
+    2. computes the loss on the detached embeddings and returns it as a fresh leaf tensor with a backward
+       hook, so the caller backpropagates it like the plain loss (scaled for fp16 or not). The hook
+    3. backpropagates the loss, scaled by the caller's factor, to the embeddings only, then
+    4. re-embeds each chunk with autograd under its remembered RNG state (the same dropout masks) and
+       backpropagates the cached embedding gradient: ``emb_chunk.backward(grad_chunk)``.
+
+    By the chain rule the parameter gradients equal those of the plain loss; the cost is one extra forward.
+    The design of sentence-transformers' ``CachedMultipleNegativesRankingLoss``. Without autograd (the dev
+    loss) it is the plain loss.
+    """
+
+    def __init__(
+        self,
+        temperature: float = 0.05,
+        symmetric: bool = False,
+        chunk_size: int = 32,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        super().__init__(temperature, symmetric)
+        if chunk_size < 1:
+            raise ValueError("chunk_size must be >= 1")
+        self.chunk_size = chunk_size
+        self.devices = cuda_devices(device)
+
+    def forward(self, embed: Embed, batch: TextBatch) -> Tensor:
+        if not torch.is_grad_enabled():
+            return super().forward(embed, batch)
+        sides = [(batch.queries, "query"), (batch.positives, "passage")]
+        if batch.negatives:
+            sides.append((batch.negatives, "passage"))
+        cached = [self._embed_no_grad(embed, texts, kind) for texts, kind in sides]  # [(emb (n, d), states)]
+        q, p, *n = (emb for emb, _ in cached)
+        loss = self.from_embeddings(q, p, *scatter_negatives(n[0] if n else None, batch.negative_index,
+                                                              batch.negative_slots, p))
+        out = loss.detach().requires_grad_()
+        out.register_hook(functools.partial(self._backward, embed, sides, cached, loss))
+        return out
+
+    def _embed_no_grad(self, embed: Embed, texts: Sequence[str], kind: str) -> tuple[Tensor, list[RandContext]]:
+        chunks, states = [], []
+        for start in range(0, len(texts), self.chunk_size):
+            states.append(RandContext(self.devices))
+            with torch.no_grad():
+                chunks.append(embed(texts[start : start + self.chunk_size], kind))
+        return torch.cat(chunks).detach().requires_grad_(), states
+
+    def _backward(self, embed: Embed, sides: list, cached: list, loss: Tensor, grad: Tensor) -> None:
+        """Backward hook of the returned loss; ``grad`` is d(caller's objective) / d(loss), e.g. the fp16 scale."""
+        with torch.enable_grad():  # autograd runs hooks with grad mode off
+            loss.backward(grad)  # fills the .grad of the cached embeddings
+            for (texts, kind), (emb, states) in zip(sides, cached, strict=True):
+                self._replay(embed, texts, kind, emb.grad, states)
+
+    def _replay(
+        self, embed: Embed, texts: Sequence[str], kind: str, grad: Tensor, states: list[RandContext]
+    ) -> None:
+        for k, start in enumerate(range(0, len(texts), self.chunk_size)):
+            with states[k]:
+                emb = embed(texts[start : start + self.chunk_size], kind)  # (chunk, d)
+            emb.backward(grad[start : start + emb.shape[0]].to(emb.dtype))
+
+
+class RandContext:
+    """The torch RNG states at construction (the CPU generator and the CUDA generators of ``devices``),
+    restored inside ``with`` and put back as they were on leaving: a forward replayed inside draws the
+    dropout masks of the forward that followed the construction, and the replay consumes no randomness.
+    As sentence-transformers' ``RandContext``; without the CUDA states a GPU replay would draw new masks."""
+
+    def __init__(self, devices: Sequence[int] = ()) -> None:
+        self.devices = list(devices)
         self.cpu_state = torch.get_rng_state()
-        self.devices = sorted({t.device.index or 0 for t in tensors if t.is_cuda})
         self.cuda_states = [torch.cuda.get_rng_state(d) for d in self.devices]
         self._fork = None
 
@@ -116,74 +200,12 @@ class _RandContext:
         self._fork.__exit__(*exc)
 
 
-Embed = Callable[[Sequence[str], str], Tensor]
-
-
-class CachedInfoNCE:
-    """GradCache: the InfoNCE loss and gradients of a large batch with one chunk's activations in memory.
-
-    1. Embed every chunk without autograd (remembering each chunk's RNG state).
-    2. Compute the loss on the detached embeddings and backpropagate to the embeddings only.
-    3. Re-embed each chunk with autograd, replaying its RNG state, and backpropagate the cached
-       embedding gradient: ``(emb_chunk * grad_chunk).sum().backward()``.
-
-    By the chain rule the parameter gradients equal those of the plain loss; the cost is one extra forward.
-    ``embed(texts, kind) -> (n, d)`` is the model's embedding function, ``kind`` in {"query", "passage"}.
-    """
-
-    def __init__(self, loss: InfoNCELoss, chunk_size: int) -> None:
-        if chunk_size < 1:
-            raise ValueError("chunk_size must be >= 1")
-        self.loss = loss
-        self.chunk_size = chunk_size
-
-    def _embed_no_grad(
-        self, embed: Embed, texts: Sequence[str], kind: str
-    ) -> tuple[Tensor, list[_RandContext]]:
-        chunks, states = [], []
-        for start in range(0, len(texts), self.chunk_size):
-            states.append(_RandContext())
-            with torch.no_grad():
-                chunks.append(embed(texts[start : start + self.chunk_size], kind))
-        return torch.cat(chunks).detach().requires_grad_(), states
-
-    def _replay(
-        self, embed: Embed, texts: Sequence[str], kind: str, grad: Tensor, states: list[_RandContext]
-    ) -> None:
-        for k, start in enumerate(range(0, len(texts), self.chunk_size)):
-            with states[k]:
-                emb = embed(texts[start : start + self.chunk_size], kind)  # (chunk, d)
-            emb.backward(grad[start : start + emb.shape[0]].to(emb.dtype))
-
-    def backward(
-        self,
-        embed: Embed,
-        queries: Sequence[str],
-        positives: Sequence[str],
-        negatives: Sequence[str] = (),
-        negative_index: Tensor | None = None,
-        n_negative_slots: int = 0,
-        loss_scale: float = 1.0,
-    ) -> Tensor:
-        """Accumulate parameter gradients of the loss into ``.grad``; return the (unscaled) loss, detached.
-
-        ``negatives`` are the real hard negatives; ``negative_index`` (len(negatives),) says which of the
-        ``n_negative_slots`` = B*N slots each fills (see :func:`scatter_negatives`). ``loss_scale``
-        multiplies the loss before backpropagation (fp16 gradient scaling).
-        """
-        q, q_states = self._embed_no_grad(embed, queries, "query")  # (B, d)
-        p, p_states = self._embed_no_grad(embed, positives, "passage")  # (B, d)
-        n = n_states = None
-        if negatives:
-            n, n_states = self._embed_no_grad(embed, negatives, "passage")  # (K, d)
-        full_neg, mask = scatter_negatives(n, negative_index, n_negative_slots, p)
-        loss = self.loss(q, p, full_neg, mask)
-        (loss * loss_scale).backward()
-        self._replay(embed, queries, "query", q.grad, q_states)
-        self._replay(embed, positives, "passage", p.grad, p_states)
-        if n is not None:
-            self._replay(embed, negatives, "passage", n.grad, n_states)
-        return loss.detach()
+def cuda_devices(device: str | torch.device) -> list[int]:
+    """The CUDA device index of ``device`` as a list (empty for a CPU)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return []
+    return [device.index if device.index is not None else torch.cuda.current_device()]
 
 
 def scatter_negatives(

@@ -36,14 +36,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
 from langmix.data.parallel import Pair, ParallelCorpus, check_languages
 from langmix.errors import LangmixError
-
-STRATEGIES = ("x-x-mono", "x-y", "hybrid", "x-x", "en-en")
 
 BatchSource = Callable[[int], list[Pair]]  # batch size -> next batch, drawing from one generator
 
@@ -323,6 +321,7 @@ SAMPLERS: dict[str, type[LanguageBatchSampler]] = {
     cls.strategy: cls
     for cls in (XXMonoBatchSampler, XYBatchSampler, HybridBatchSampler, XXBatchSampler, EnEnBatchSampler)
 }
+STRATEGIES: tuple[str, ...] = tuple(SAMPLERS)  # the names data.strategy and make_sampler take
 
 
 def make_sampler(
@@ -336,8 +335,18 @@ def make_sampler(
     return SAMPLERS[strategy](corpus, batch_size, seed=seed, **kw)
 
 
-def batch_makeup(batch: list[Pair]) -> dict[str, float | str]:
-    """Language make-up of a batch for logs: share of monolingual pairs and the languages used."""
+def batch_makeup(batch: list[Pair]) -> dict[str, Any]:
+    """Language make-up of a batch for the training log: shares of mono and cross pairs, the languages used
+    and the number of pairs per ``<query language>-<passage language>``."""
     mono = sum(p.query_lang == p.passage_lang for p in batch)
+    counts: dict[str, int] = {}
+    for p in batch:
+        key = f"{p.query_lang}-{p.passage_lang}"
+        counts[key] = counts.get(key, 0) + 1
     langs = sorted({p.query_lang for p in batch} | {p.passage_lang for p in batch})
-    return {"mono_share": mono / max(len(batch), 1), "languages": ",".join(langs)}
+    return {
+        "mono_share": mono / len(batch),
+        "cross_share": 1 - mono / len(batch),
+        "languages": langs,
+        "pair_counts": dict(sorted(counts.items())),
+    }

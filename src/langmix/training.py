@@ -2,14 +2,16 @@
 
 One step: the batch sampler chooses (record, query language, passage language) pairs, so the language
 make-up of the batch is the experimental variable; the shared encoder embeds queries (``query: ``) and
-passages (``passage: ``); :class:`~langmix.losses.InfoNCELoss` scores every query against all positives
-(of all ranks) and the hard negatives; AdamW steps with the learning rate of :func:`learning_rate`.
+passages (``passage: ``); :class:`~langmix.losses.InfoNCELoss` (or :class:`~langmix.losses.CachedInfoNCE`,
+GradCache, with the same call) scores every query against all positives (of all ranks) and the hard
+negatives; AdamW steps with the learning rate of :func:`learning_rate`.
 
-The run folder holds ``config.yaml``/``config.json`` (resolved), ``versions.json``, ``data.json`` (content
-hash of the training data: a resume on other data is refused), ``train_log.jsonl``
-(one line per step: loss, lr, mono share and languages of the batch; one per evaluation),
-``checkpoints/`` (complete, atomic, see :mod:`langmix.checkpoint`), ``best-model/`` (sentence-transformers
-format with a model card), ``metrics.json`` and ``loss_curve.png``.
+:func:`set_up` builds a :class:`Run` (corpora and samplers, model, loss, optimiser, evaluator), the loop
+keeps its counters in a :class:`LoopState`, and :func:`train_step`, :func:`evaluate`, :func:`write_checkpoint`
+and :func:`finish` are the loop's four verbs. The run folder (:mod:`langmix.run_folder`) holds the resolved
+config, ``versions.json``, ``data.json``, ``train_log.jsonl``, ``checkpoints/`` (complete, atomic, see
+:mod:`langmix.checkpoint`), ``best-model/`` with a model card and ``loss_curve.png``
+(:mod:`langmix.train_report`), and ``metrics.json``.
 
 Under ``torchrun`` each rank takes its slice of the global batch; candidates are gathered across ranks and
 gradients averaged, which equals one process training on the global batch.
@@ -17,12 +19,9 @@ gradients averaged, which equals one process training on the global batch.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import itertools
-import json
 import math
-import shutil
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,14 +34,20 @@ from tqdm.auto import tqdm
 
 from langmix import checkpoint as ckpt
 from langmix import distributed as dist
-from langmix.config import TrainConfig, dump_yaml, from_dict, to_dict
+from langmix.batches import make_text_batch, rank_slice
+from langmix.config import TrainConfig, to_dict
+from langmix.data.loaders import load_corpus
+from langmix.data.parallel import Pair, ParallelCorpus, mix
 from langmix.encoding import embed_sorted, encoder_parts
 from langmix.errors import LangmixError
-from langmix.io import atomic_dir, check_writable, read_json, write_json, write_text
-from langmix.losses import CachedInfoNCE, InfoNCELoss, scatter_negatives
-from langmix.plotting import pyplot, save_png
+from langmix.evaluation.lareqa import dev_evaluator
+from langmix.io import write_json
+from langmix.losses import CachedInfoNCE, Embed, InfoNCELoss
+from langmix.model import load_model
 from langmix.precision import autocast, resolve_precision
-from langmix.provenance import versions
+from langmix.run_folder import LOG_FILE, check_data, log_row, open_run, truncate_log
+from langmix.sampling import LanguageBatchSampler, batch_makeup, make_sampler
+from langmix.train_report import plot_loss_curve, save_best_model
 
 Evaluator = Callable[[Any], dict[str, float]]
 
@@ -61,6 +66,327 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class LoopState:
+    """Where the loop stands. Saved in every checkpoint as ``loop`` (a plain dict of these fields), so a
+    resumed run continues with the same batch, learning rate, best model and patience."""
+
+    step: int = 0  # optimiser steps done
+    epoch: int = 0
+    batch_in_epoch: int = 0  # sampler batches of this epoch consumed
+    best: float | None = None  # selection metric of the best evaluation so far
+    best_step: int | None = None
+    best_metrics: dict[str, float] = field(default_factory=dict)
+    bad_evals: int = 0  # evaluations since the best one (early-stopping patience)
+    history: list[dict[str, Any]] = field(default_factory=list)  # every evaluation's metrics
+
+
+@dataclass
+class TrainingData:
+    """The corpora, the sampler of global training batches, the fixed dev batches and the schedule's length."""
+
+    train: ParallelCorpus
+    dev: ParallelCorpus
+    sampler: LanguageBatchSampler
+    dev_batches: list[list[Pair]]
+    total_steps: int
+    warmup_steps: int
+
+
+@dataclass
+class Run:
+    """Everything the loop works with, built once by :func:`set_up`."""
+
+    config: TrainConfig
+    out_dir: Path
+    env: dist.DistEnv
+    data: TrainingData
+    model: Any  # a SentenceTransformer, trained in place
+    loss_fn: InfoNCELoss  # or CachedInfoNCE: the same call, loss_fn(embed, batch)
+    optimizer: torch.optim.AdamW
+    scaler: torch.amp.GradScaler | None  # fp16 only
+    params: list[Tensor]  # the trained parameters
+    embed: Embed  # texts -> (n, d) embeddings with autograd, under the run's precision
+    evaluator: Evaluator | None
+    metric: str  # the dev metric that selects the best model
+    greater: bool  # whether a larger value of it is better
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    evaluator: Evaluator | None = None,
+    model=None,
+) -> TrainResult:
+    """Train the shared encoder with ``config``; write everything to ``out_dir``; return the outcome.
+
+    ``resume`` continues from the newest complete checkpoint in ``out_dir`` (the config must match).
+    ``evaluator(model) -> dict`` adds dev metrics (e.g. LAReQA mAP) at every evaluation; its
+    ``primary_metric`` then selects the best model unless ``config.selection_metric`` says otherwise.
+    ``model`` is an already loaded ``SentenceTransformer`` to train in place instead of loading
+    ``config.model.name`` (saves the tokenizer load in notebooks and tests; pass a fresh copy).
+    """
+    run, start = set_up(config, Path(out_dir), resume, evaluator, model)
+    state = resume_from(run, start) if start is not None else LoopState()
+    data, stopped_early = run.data, False
+    bar = tqdm(total=data.total_steps, initial=state.step, desc="train", disable=not run.env.is_main)
+    while state.step < data.total_steps and not stopped_early:
+        # epochs of sampler batches; a resumed run skips the batches of its epoch already done
+        data.sampler.set_epoch(state.epoch)
+        batches = itertools.islice(iter(data.sampler), state.batch_in_epoch, None)
+        for consumed, pairs in enumerate(batches, start=state.batch_in_epoch + 1):
+            state.batch_in_epoch = consumed
+            t0 = time.perf_counter()
+            lr = learning_rate(state.step, config.lr, data.warmup_steps, data.total_steps)
+            loss = train_step(run, pairs, lr, state.step)
+            state.step += 1
+            bar.update(1)
+            if state.step % config.log_every == 0:
+                log_row(run.out_dir, step_row(state, loss, lr, pairs, t0), run.env)
+            done = state.step >= data.total_steps
+            if state.step % config.eval_every == 0 or done:
+                stopped_early = evaluate(run, state)
+            if state.step % config.checkpoint_every == 0 or done or stopped_early:
+                write_checkpoint(run, state)
+            if done or stopped_early:
+                break
+        else:  # epoch exhausted: the next one starts from its first batch
+            state.epoch += 1
+            state.batch_in_epoch = 0
+    bar.close()
+    return finish(run, state, stopped_early)
+
+
+# ---------------------------------------------------------------------------------------------- set-up
+def set_up(
+    config: TrainConfig, out_dir: Path, resume: bool, evaluator: Evaluator | None, model=None
+) -> tuple[Run, Path | None]:
+    """The run and the checkpoint to resume from (None: a new run).
+
+    Order matters for reproducibility: the torch RNG is seeded first, so whatever draws from it while the
+    model is built (before a resume restores the saved RNG states) draws the same numbers on every start.
+    """
+    env = dist.init_distributed(config.device)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed + env.rank)
+    start = open_run(out_dir, config, resume, env)
+    dtype = resolve_precision(config.precision, env.device)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None  # only fp16 needs scaling
+    data = load_data(config, out_dir, start is not None, env)
+    if evaluator is None and config.data.dev_benchmark:
+        evaluator = dev_evaluator(config.data.dev_benchmark, [r.id for r in data.dev.records],
+                                  config.data.dev_candidates, config.data.languages, config.precision)
+    model = prepare_model(config, env.device, model)
+    loss_fn = (
+        CachedInfoNCE(config.temperature, config.symmetric, config.grad_cache_chunk, env.device)
+        if config.grad_cache_chunk > 0
+        else InfoNCELoss(config.temperature, config.symmetric)
+    )
+    optimizer = make_optimizer(model, config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    metric, greater = selection(config, evaluator)
+    embed_fn = make_embed(model, config, env.device, dtype)
+    return Run(config, out_dir, env, data, model, loss_fn, optimizer, scaler, params, embed_fn, evaluator, metric,
+               greater), start
+
+
+def load_data(config: TrainConfig, out_dir: Path, resuming: bool, env: dist.DistEnv) -> TrainingData:
+    """Corpora (checked against the run's data fingerprint), samplers of global batches, fixed dev batches."""
+    if config.batch_size % env.world_size:
+        raise LangmixError(
+            f"batch_size {config.batch_size} is not divisible by {env.world_size} processes",
+            "choose a batch size that is a multiple of the number of processes",
+        )
+    train_corpus, dev_corpus = load_training_data(config)
+    check_data(out_dir, train_corpus, dev_corpus, resuming, env)
+    sampler = make_sampler(
+        config.data.strategy, train_corpus, config.batch_size, seed=config.seed, alpha=config.data.alpha
+    )
+    dev_size = min(config.batch_size, len(dev_corpus)) // env.world_size * env.world_size
+    dev_sampler = make_sampler(
+        config.data.strategy, dev_corpus, dev_size, seed=config.seed, alpha=config.data.alpha
+    )
+    dev_batches = list(itertools.islice(iter(dev_sampler), config.data.dev_batches))
+    total_steps = config.epochs * len(sampler)
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    return TrainingData(train_corpus, dev_corpus, sampler, dev_batches, total_steps,
+                        int(config.warmup_ratio * total_steps))
+
+
+def prepare_model(config: TrainConfig, device: str, model=None):
+    """The encoder to train on ``device`` in train mode: ``model``, or ``config.model.name`` loaded; word
+    embeddings frozen and the forward compiled as the config says."""
+    model = load_model(config.model.name, device=device) if model is None else model.to(device)
+    if config.model.freeze_embeddings:
+        freeze_word_embeddings(model)
+    if config.model.compile:
+        compile_encoder(model)
+    model.train()
+    return model
+
+
+def make_embed(model, config: TrainConfig, device: str, dtype: torch.dtype | None) -> Embed:
+    """``embed(texts, kind)``: :func:`embed` under the run's autocast, texts truncated at their side's length."""
+    max_length = {"query": config.model.max_query_length, "passage": config.model.max_passage_length}
+
+    def embed_fn(texts: Sequence[str], kind: str) -> Tensor:
+        with autocast(device, dtype):
+            return embed(model, texts, kind, max_length[kind], device, config.embed_chunk)
+
+    return embed_fn
+
+
+def resume_from(run: Run, path: Path) -> LoopState:
+    """Weights, optimiser, scaler, sampler, loop counters and RNG states of the checkpoint at ``path``; the
+    log lines written after it are dropped."""
+    saved = ckpt.load_checkpoint(path)
+    run.model.load_state_dict(saved["model"])
+    run.optimizer.load_state_dict(saved["optimizer"])
+    if run.scaler is not None and saved.get("scaler"):
+        run.scaler.load_state_dict(saved["scaler"])
+    run.data.sampler.load_state_dict(saved["sampler"])
+    state = LoopState(**saved["loop"])
+    rng = saved["rng"]
+    ckpt.set_rng_state(rng[run.env.rank] if run.env.rank < len(rng) else rng[0])
+    truncate_log(run.out_dir / LOG_FILE, state.step, run.env)
+    return state
+
+
+# ---------------------------------------------------------------------------------------------- step, evaluation
+def train_step(run: Run, pairs: list[Pair], lr: float, step: int) -> float:
+    """One optimiser step on the global batch ``pairs`` at learning rate ``lr``; the loss averaged over ranks.
+
+    Plain and GradCache loss take the same path: ``loss_fn(embed, batch)``, then one backward.
+    """
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    batch = make_text_batch(run.data.train, rank_slice(pairs, run.env), run.config.data.hard_negatives)
+    # fp16: GradScaler's factor (scale() of a 1 also initialises it, which unscale_ requires)
+    scale = run.scaler.scale(torch.ones((), device=run.env.device)).item() if run.scaler is not None else 1.0
+    loss = run.loss_fn(run.embed, batch)
+    (loss * scale).backward()
+    # .item() syncs with the device once per step; we need the value for the NaN check anyway
+    loss_value = dist.all_reduce_mean(loss.item())
+    if not math.isfinite(loss_value):
+        last = ckpt.latest_checkpoint(run.out_dir)
+        raise LangmixError(
+            f"loss became {loss_value} at step {step + 1}; last good checkpoint: {last or 'none'}",
+            "lower lr or use precision=fp32/bf16, then rerun with --resume",
+        )
+    dist.average_gradients(run.params)
+    optimizer_step(run.optimizer, run.scaler, run.params, run.config.max_grad_norm)
+    return loss_value
+
+
+def step_row(state: LoopState, loss: float, lr: float, pairs: list[Pair], t0: float) -> dict[str, Any]:
+    """The log line of a training step: loss, learning rate, the batch's language make-up, seconds."""
+    return {
+        "event": "train",
+        "step": state.step,
+        "epoch": state.epoch,
+        "loss": loss,
+        "lr": lr,
+        **batch_makeup(pairs),
+        "seconds": round(time.perf_counter() - t0, 4),
+    }
+
+
+def evaluate(run: Run, state: LoopState) -> bool:
+    """Dev loss (+ evaluator) into the history and the log; save the best model; True once patience is used up."""
+    metrics = {"dev_loss": dev_loss(run)}
+    if run.evaluator is not None:
+        run.model.eval()
+        extra = run.evaluator(run.model) if run.env.is_main else None
+        run.model.train()
+        metrics.update(dist.broadcast_object(extra))
+    if run.metric not in metrics:
+        raise LangmixError(
+            f"selection metric '{run.metric}' is not among the dev metrics {sorted(metrics)}",
+            "set selection_metric to one of them",
+        )
+    state.history.append({"step": state.step, **metrics})
+    log_row(run.out_dir, {"event": "dev", "step": state.step, **metrics}, run.env)
+    if _is_better(metrics[run.metric], state.best, run.greater):
+        state.best, state.best_step, state.best_metrics, state.bad_evals = metrics[run.metric], state.step, metrics, 0
+        if run.env.is_main:
+            save_best_model(run.model, run.out_dir / "best-model", run.config, metrics, state.step, run.metric)
+        dist.barrier()
+    else:
+        state.bad_evals += 1
+    return run.config.patience > 0 and state.bad_evals >= run.config.patience
+
+
+@torch.no_grad()
+def dev_loss(run: Run) -> float:
+    """Mean InfoNCE over the fixed dev batches (eval mode, so no dropout; plain, never GradCache); restores
+    train mode."""
+    run.model.eval()
+    hard_negatives = run.config.data.hard_negatives
+    losses = [
+        run.loss_fn(run.embed, make_text_batch(run.data.dev, rank_slice(pairs, run.env), hard_negatives)).item()
+        for pairs in run.data.dev_batches
+    ]
+    run.model.train()
+    return dist.all_reduce_mean(sum(losses) / len(losses))
+
+
+def _is_better(value: float, best: float | None, greater: bool) -> bool:
+    return best is None or (value > best if greater else value < best)
+
+
+# ---------------------------------------------------------------------------------------------- checkpoint, end
+def write_checkpoint(run: Run, state: LoopState) -> None:
+    """A complete checkpoint of the run at ``state.step`` (every rank's RNG states; written by rank 0)."""
+    rngs = _gather_objects(ckpt.rng_state())
+    if run.env.is_main:
+        ckpt.save_checkpoint(
+            run.out_dir,
+            state.step,
+            {
+                "model": run.model.state_dict(),
+                "optimizer": run.optimizer.state_dict(),
+                "scaler": run.scaler.state_dict() if run.scaler is not None else None,
+                "sampler": run.data.sampler.state_dict(),
+                "loop": dataclasses.asdict(state),
+                "rng": rngs,
+                "config": to_dict(run.config),
+                "world_size": run.env.world_size,
+            },
+            keep=run.config.keep_checkpoints,
+        )
+    dist.barrier()
+
+
+def finish(run: Run, state: LoopState, stopped_early: bool) -> TrainResult:
+    """``metrics.json`` and the loss curve; the outcome."""
+    best_dir = run.out_dir / "best-model" if state.best_step is not None else None
+    result = TrainResult(run.out_dir, best_dir, run.metric, state.best_step, state.best_metrics, state.step,
+                         stopped_early, state.history)
+    if run.env.is_main:
+        write_json(
+            run.out_dir / "metrics.json",
+            {
+                "selection_metric": run.metric,
+                "best_step": result.best_step,
+                "best": result.best_metrics,
+                "steps": result.steps,
+                "total_steps": run.data.total_steps,
+                "stopped_early": stopped_early,
+                "history": result.history,
+                "train_records": len(run.data.train),
+                "dev_records": len(run.data.dev),
+            },
+        )
+        plot_loss_curve(run.out_dir / LOG_FILE, run.out_dir / "loss_curve.png")
+    dist.barrier()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- building blocks
 def learning_rate(step: int, base_lr: float, warmup_steps: int, total_steps: int) -> float:
     """Linear warm-up then linear decay to 0, as a pure function of the 0-based ``step``.
 
@@ -72,33 +398,6 @@ def learning_rate(step: int, base_lr: float, warmup_steps: int, total_steps: int
     if step >= total_steps:
         return 0.0
     return base_lr * (total_steps - step) / (total_steps - warmup_steps)
-
-
-# ---------------------------------------------------------------------------------------------- batches
-@dataclass
-class TextBatch:
-    """The texts of one (rank-local) batch; hard negatives are flattened with their slot positions."""
-
-    queries: list[str]
-    positives: list[str]
-    negatives: list[str]
-    negative_index: Tensor  # (K,) slot of each real negative in the (B * N) negative block
-    negative_slots: int  # B * N
-
-
-def make_text_batch(corpus, pairs: Sequence, hard_negatives: int) -> TextBatch:
-    """Texts for ``pairs`` (sampler output): query in the query language, passages in the passage language."""
-    queries, positives, negatives, index = [], [], [], []
-    for i, pair in enumerate(pairs):
-        record = corpus.records[pair.record]
-        queries.append(record.queries[pair.query_lang])
-        positives.append(record.passages[pair.passage_lang])
-        for j, text in enumerate(record.negatives.get(pair.passage_lang, ())[:hard_negatives]):
-            negatives.append(text)
-            index.append(i * hard_negatives + j)
-    return TextBatch(
-        queries, positives, negatives, torch.tensor(index, dtype=torch.long), len(pairs) * hard_negatives
-    )
 
 
 def embed(model, texts: Sequence[str], kind: str, max_length: int, device: str, chunk_size: int = 0) -> Tensor:
@@ -117,26 +416,8 @@ def embed(model, texts: Sequence[str], kind: str, max_length: int, device: str, 
     return torch.nn.functional.normalize(emb, dim=-1)
 
 
-def batch_loss(embed_fn, batch: TextBatch, loss_fn: InfoNCELoss) -> Tensor:
-    """InfoNCE of one batch with autograd through the encoder (the plain, non-cached path)."""
-    q = embed_fn(batch.queries, "query")  # (B, d)
-    p = embed_fn(batch.positives, "passage")  # (B, d)
-    n = embed_fn(batch.negatives, "passage") if batch.negatives else None  # (K, d)
-    negatives, mask = scatter_negatives(n, batch.negative_index, batch.negative_slots, p)  # (B*N, d), (B*N,)
-    return loss_fn(q, p, negatives, mask)
-
-
-def rank_slice(pairs: list, env: dist.DistEnv) -> list:
-    """This rank's contiguous share of the global batch (all ranks get the same size)."""
-    per_rank = len(pairs) // env.world_size
-    return pairs[env.rank * per_rank : (env.rank + 1) * per_rank]
-
-
-# ------------------------------------------------------------------------------------------- set-up helpers
-def load_training_data(config: TrainConfig):
+def load_training_data(config: TrainConfig) -> tuple[ParallelCorpus, ParallelCorpus]:
     """(train, dev) corpora: load every ``data.corpus`` spec (``spec@weight`` mixes), then split by id."""
-    from langmix.data.parallel import ParallelCorpus, load_corpus, mix
-
     corpora, weights = [], []
     for item in config.data.corpus:
         spec, weight = _split_weight(item)
@@ -158,14 +439,6 @@ def _split_weight(item: str) -> tuple[str, float | None]:
         return spec, float(tail)
     except ValueError as err:
         raise LangmixError(f"corpus weight in '{item}' is not a number", "write e.g. ntrex128@0.5") from err
-
-
-def _autocast(config: TrainConfig, device: str):
-    """(context factory, GradScaler or None) of ``config.precision`` (:mod:`langmix.precision`); only fp16
-    needs the scaler."""
-    dtype = resolve_precision(config.precision, device)
-    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    return (lambda: autocast(device, dtype)), scaler
 
 
 def freeze_word_embeddings(model) -> int:
@@ -227,275 +500,10 @@ def selection(config: TrainConfig, evaluator: Evaluator | None) -> tuple[str, bo
     return name, bool(getattr(evaluator, "greater_is_better", True))
 
 
-@torch.no_grad()
-def dev_loss(
-    model,
-    embed_fn,
-    dev_corpus,
-    dev_batches: list[list],
-    loss_fn: InfoNCELoss,
-    hard_negatives: int,
-    env: dist.DistEnv,
-) -> float:
-    """Mean InfoNCE over the fixed dev batches (eval mode, so no dropout); restores train mode."""
-    model.eval()
-    losses = [
-        batch_loss(
-            embed_fn, make_text_batch(dev_corpus, rank_slice(pairs, env), hard_negatives), loss_fn
-        ).item()
-        for pairs in dev_batches
-    ]
-    model.train()
-    return dist.all_reduce_mean(sum(losses) / len(losses))
-
-
-def _is_better(value: float, best: float | None, greater: bool) -> bool:
-    return best is None or (value > best if greater else value < best)
-
-
-# ---------------------------------------------------------------------------------------------- the loop
-def train(
-    config: TrainConfig,
-    out_dir: str | Path,
-    resume: bool = False,
-    evaluator: Evaluator | None = None,
-    model=None,
-) -> TrainResult:
-    """Train the shared encoder with ``config``; write everything to ``out_dir``; return the outcome.
-
-    ``resume`` continues from the newest complete checkpoint in ``out_dir`` (the config must match).
-    ``evaluator(model) -> dict`` adds dev metrics (e.g. LAReQA mAP) at every evaluation; its
-    ``primary_metric`` then selects the best model unless ``config.selection_metric`` says otherwise.
-    ``model`` is an already loaded ``SentenceTransformer`` to train in place instead of loading
-    ``config.model.name`` (saves the tokenizer load in notebooks and tests; pass a fresh copy).
-    """
-    from langmix.model import load_model
-    from langmix.sampling import make_sampler
-
-    # ---- setup: processes, threads, seeds, output folder
-    out_dir = Path(out_dir)
-    env = dist.init_distributed(config.device)
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed + env.rank)
-    start = _open_run(out_dir, config, resume, env)
-    autocast, scaler = _autocast(config, env.device)
-
-    # ---- data: corpora, samplers (global batches), fixed dev batches
-    if config.batch_size % env.world_size:
-        raise LangmixError(
-            f"batch_size {config.batch_size} is not divisible by {env.world_size} processes",
-            "choose a batch size that is a multiple of the number of processes",
-        )
-    train_corpus, dev_corpus = load_training_data(config)
-    _check_data(out_dir, train_corpus, dev_corpus, start is not None, env)
-    if evaluator is None and config.data.dev_benchmark:
-        from langmix.evaluation.lareqa import dev_evaluator
-
-        evaluator = dev_evaluator(config.data.dev_benchmark, [r.id for r in dev_corpus.records],
-                                  config.data.dev_candidates, config.data.languages, config.precision)
-    sampler = make_sampler(
-        config.data.strategy, train_corpus, config.batch_size, seed=config.seed, alpha=config.data.alpha
-    )
-    dev_size = min(config.batch_size, len(dev_corpus)) // env.world_size * env.world_size
-    dev_sampler = make_sampler(
-        config.data.strategy, dev_corpus, dev_size, seed=config.seed, alpha=config.data.alpha
-    )
-    dev_batches = list(itertools.islice(iter(dev_sampler), config.data.dev_batches))
-    total_steps = config.epochs * len(sampler)
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    warmup_steps = int(config.warmup_ratio * total_steps)
-
-    # ---- model, loss, optimiser
-    model = load_model(config.model.name, device=env.device) if model is None else model.to(env.device)
-    if config.model.freeze_embeddings:
-        freeze_word_embeddings(model)
-    if config.model.compile:
-        compile_encoder(model)
-    model.train()
-    loss_fn = InfoNCELoss(config.temperature, config.symmetric)
-    cached = CachedInfoNCE(loss_fn, config.grad_cache_chunk) if config.grad_cache_chunk > 0 else None
-    optimizer = make_optimizer(model, config)
-    params = [p for p in model.parameters() if p.requires_grad]
-    max_length = {"query": config.model.max_query_length, "passage": config.model.max_passage_length}
-
-    def embed_fn(texts: Sequence[str], kind: str) -> Tensor:
-        with autocast():
-            return embed(model, texts, kind, max_length[kind], env.device, config.embed_chunk)
-
-    metric_name, greater = selection(config, evaluator)
-    state = {
-        "step": 0,
-        "epoch": 0,
-        "batch_in_epoch": 0,
-        "best": None,
-        "best_step": None,
-        "best_metrics": {},
-        "bad_evals": 0,
-        "history": [],
-    }
-    if start is not None:  # resume: weights, optimiser, scaler, loop counters, sampler and RNG states
-        saved = ckpt.load_checkpoint(start)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        if scaler is not None and saved.get("scaler"):
-            scaler.load_state_dict(saved["scaler"])
-        sampler.load_state_dict(saved["sampler"])
-        state.update(saved["loop"])
-        rng = saved["rng"]
-        ckpt.set_rng_state(rng[env.rank] if env.rank < len(rng) else rng[0])
-        _truncate_log(out_dir / "train_log.jsonl", state["step"], env)
-
-    def save_checkpoint() -> None:
-        rngs = _gather_objects(ckpt.rng_state())
-        if env.is_main:
-            ckpt.save_checkpoint(
-                out_dir,
-                state["step"],
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scaler": scaler.state_dict() if scaler is not None else None,
-                    "sampler": sampler.state_dict(),
-                    "loop": dict(state),
-                    "rng": rngs,
-                    "config": to_dict(config),
-                    "world_size": env.world_size,
-                },
-                keep=config.keep_checkpoints,
-            )
-        dist.barrier()
-
-    def evaluate() -> bool:
-        """Dev loss (+ evaluator); save the best model; return True when patience is used up."""
-        metrics = {
-            "dev_loss": dev_loss(
-                model, embed_fn, dev_corpus, dev_batches, loss_fn, config.data.hard_negatives, env
-            )
-        }
-        if evaluator is not None:
-            model.eval()
-            extra = evaluator(model) if env.is_main else None
-            model.train()
-            metrics.update(dist.broadcast_object(extra))
-        if metric_name not in metrics:
-            raise LangmixError(
-                f"selection metric '{metric_name}' is not among the dev metrics {sorted(metrics)}",
-                "set selection_metric to one of them",
-            )
-        state["history"].append({"step": state["step"], **metrics})
-        _log(out_dir, {"event": "dev", "step": state["step"], **metrics}, env)
-        if _is_better(metrics[metric_name], state["best"], greater):
-            state.update(
-                best=metrics[metric_name], best_step=state["step"], best_metrics=metrics, bad_evals=0
-            )
-            if env.is_main:
-                save_best_model(model, out_dir / "best-model", config, metrics, state["step"], metric_name)
-            dist.barrier()
-        else:
-            state["bad_evals"] += 1
-        return config.patience > 0 and state["bad_evals"] >= config.patience
-
-    # ---- the loop: epochs of sampler batches, resuming mid-epoch by skipping the batches already done
-    stopped_early = False
-    bar = tqdm(total=total_steps, initial=state["step"], desc="train", disable=not env.is_main)
-    while state["step"] < total_steps and not stopped_early:
-        sampler.set_epoch(state["epoch"])
-        batches = itertools.islice(iter(sampler), state["batch_in_epoch"], None)
-        for consumed, pairs in enumerate(batches, start=state["batch_in_epoch"] + 1):
-            state["batch_in_epoch"] = consumed
-            t0 = time.perf_counter()
-            lr = learning_rate(state["step"], config.lr, warmup_steps, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            batch = make_text_batch(train_corpus, rank_slice(pairs, env), config.data.hard_negatives)
-            # fp16: GradScaler's factor (scale() of a 1 also initialises it, which unscale_ requires)
-            loss_scale = scaler.scale(torch.ones((), device=env.device)).item() if scaler is not None else 1.0
-            if cached is not None:
-                loss = cached.backward(
-                    embed_fn,
-                    batch.queries,
-                    batch.positives,
-                    batch.negatives,
-                    batch.negative_index,
-                    batch.negative_slots,
-                    loss_scale,
-                )
-            else:
-                loss = batch_loss(embed_fn, batch, loss_fn)
-                (loss * loss_scale).backward()
-            # .item() syncs with the device once per step; we need the value for the NaN check anyway
-            loss_value = dist.all_reduce_mean(loss.item())
-            if not math.isfinite(loss_value):
-                last = ckpt.latest_checkpoint(out_dir)
-                raise LangmixError(
-                    f"loss became {loss_value} at step {state['step'] + 1}; last good checkpoint: "
-                    f"{last or 'none'}",
-                    "lower lr or use precision=fp32/bf16, then rerun with --resume",
-                )
-            dist.average_gradients(params)
-            _optimizer_step(optimizer, scaler, params, config.max_grad_norm)
-            state["step"] += 1
-            bar.update(1)
-            if state["step"] % config.log_every == 0:
-                _log(
-                    out_dir,
-                    {
-                        "event": "train",
-                        "step": state["step"],
-                        "epoch": state["epoch"],
-                        "loss": loss_value,
-                        "lr": lr,
-                        **_makeup(pairs),
-                        "seconds": round(time.perf_counter() - t0, 4),
-                    },
-                    env,
-                )
-            done = state["step"] >= total_steps
-            if state["step"] % config.eval_every == 0 or done:
-                stopped_early = evaluate()
-            if state["step"] % config.checkpoint_every == 0 or done or stopped_early:
-                save_checkpoint()
-            if done or stopped_early:
-                break
-        else:  # epoch exhausted: the next one starts from its first batch
-            state["epoch"] += 1
-            state["batch_in_epoch"] = 0
-    bar.close()
-
-    # ---- teardown: metrics, loss curve
-    result = TrainResult(
-        out_dir,
-        out_dir / "best-model" if state["best_step"] is not None else None,
-        metric_name,
-        state["best_step"],
-        state["best_metrics"],
-        state["step"],
-        stopped_early,
-        state["history"],
-    )
-    if env.is_main:
-        write_json(
-            out_dir / "metrics.json",
-            {
-                "selection_metric": metric_name,
-                "best_step": result.best_step,
-                "best": result.best_metrics,
-                "steps": result.steps,
-                "total_steps": total_steps,
-                "stopped_early": stopped_early,
-                "history": result.history,
-                "train_records": len(train_corpus),
-                "dev_records": len(dev_corpus),
-            },
-        )
-        plot_loss_curve(out_dir / "train_log.jsonl", out_dir / "loss_curve.png")
-    dist.barrier()
-    return result
-
-
-def _optimizer_step(optimizer, scaler, params: list[Tensor], max_grad_norm: float) -> None:
+def optimizer_step(
+    optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None, params: list[Tensor], max_grad_norm: float
+) -> None:
+    """Unscale (fp16), clip the gradient norm, step (skipped by the scaler on inf/NaN), zero the gradients."""
     if scaler is not None:
         scaler.unscale_(optimizer)
     if max_grad_norm > 0:
@@ -508,131 +516,8 @@ def _optimizer_step(optimizer, scaler, params: list[Tensor], max_grad_norm: floa
     optimizer.zero_grad(set_to_none=True)
 
 
-def _makeup(pairs: list) -> dict[str, Any]:
-    """Language make-up of the global batch: share of mono pairs and counts per (query, passage) language."""
-    mono = sum(p.query_lang == p.passage_lang for p in pairs)
-    counts: dict[str, int] = {}
-    for p in pairs:
-        key = f"{p.query_lang}-{p.passage_lang}"
-        counts[key] = counts.get(key, 0) + 1
-    langs = sorted({p.query_lang for p in pairs} | {p.passage_lang for p in pairs})
-    return {
-        "mono_share": mono / len(pairs),
-        "cross_share": 1 - mono / len(pairs),
-        "languages": langs,
-        "pair_counts": dict(sorted(counts.items())),
-    }
-
-
-# ---------------------------------------------------------------------------------------------- run folder
-DATA_FILE = "data.json"
-LEFTOVERS = ("train_log.jsonl", "loss_curve.png", DATA_FILE, "best-model")  # of a run without a checkpoint
-
-
-def _open_run(out_dir: Path, config: TrainConfig, resume: bool, env: dist.DistEnv) -> Path | None:
-    """Check the folder against ``resume``; write config and versions; return the checkpoint to resume.
-
-    A started run without a complete checkpoint (killed, or out of disk, before its first one) holds
-    nothing to resume: with or without ``resume`` it starts again from step 0.
-    """
-    check_writable(out_dir, folder=True)
-    latest = ckpt.latest_checkpoint(out_dir)
-    started = (out_dir / "config.json").is_file()
-    if latest is None and (out_dir / "metrics.json").is_file():
-        raise LangmixError(f"run folder {out_dir} holds a finished run without checkpoints", "pick another --out")
-    if latest is None and resume and not started:
-        raise LangmixError(f"no complete checkpoint in {out_dir}", "start the run without --resume")
-    if latest is not None and not resume:
-        raise LangmixError(
-            f"run folder {out_dir} already holds a run", "pass --resume to continue it or pick another --out"
-        )
-    if latest is not None:
-        # through from_dict, so a setting added to langmix since the run was saved compares as its default
-        saved = to_dict(from_dict(read_json(out_dir / "config.json")))
-        differing = _diff(saved, to_dict(config))
-        if differing:
-            raise LangmixError(
-                f"config differs from the checkpointed run in {', '.join(differing)}",
-                "resume with the same config file and overrides, or train into a new --out",
-            )
-        return latest
-    if env.is_main:
-        if started:
-            print(f"langmix: {out_dir} holds no complete checkpoint; starting its run from step 0", file=sys.stderr)
-        _remove_leftovers(out_dir)
-        write_text(out_dir / "config.yaml", dump_yaml(config))
-        write_json(out_dir / "config.json", to_dict(config))
-        write_json(out_dir / "versions.json", versions())
-    dist.barrier()
-    return None
-
-
-def _remove_leftovers(out_dir: Path) -> None:
-    for name in LEFTOVERS:
-        path = out_dir / name
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-
-
-def _check_data(out_dir: Path, train_corpus, dev_corpus, resuming: bool, env: dist.DistEnv) -> None:
-    """Store the content hash of the training data in a new run; refuse to resume a run on other data.
-
-    A run saved before langmix stored the hash has none to compare: it gets the current one.
-    """
-    found = {
-        "fingerprint": hashlib.sha256(f"{train_corpus.fingerprint()}:{dev_corpus.fingerprint()}".encode()).hexdigest(),
-        "train_records": len(train_corpus),
-        "dev_records": len(dev_corpus),
-    }
-    path = out_dir / DATA_FILE
-    saved = read_json(path) if resuming and path.is_file() else None
-    if saved is not None and saved.get("fingerprint") != found["fingerprint"]:
-        raise LangmixError(
-            f"the training data differ from those the run in {out_dir} was trained on (now "
-            f"{found['train_records']} train / {found['dev_records']} dev records, then "
-            f"{saved.get('train_records')} / {saved.get('dev_records')}; or their texts changed)",
-            "restore the original data, or train into a new --out without --resume",
-        )
-    if saved is None and env.is_main:
-        write_json(path, found)
-    dist.barrier()
-
-
-def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = sorted(set(a) | set(b))
-    out = []
-    for key in keys:
-        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-            out += _diff(a[key], b[key], f"{prefix}{key}.")
-        elif a.get(key) != b.get(key):
-            out.append(f"{prefix}{key}")
-    return out
-
-
-def _log(out_dir: Path, row: dict[str, Any], env: dist.DistEnv) -> None:
-    if env.is_main:
-        with open(out_dir / "train_log.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
-
-
-def _truncate_log(path: Path, step: int, env: dist.DistEnv) -> None:
-    """Drop log lines written after the checkpoint we resume from (and a torn last line)."""
-    if not env.is_main or not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if row.get("step", 0) <= step:
-            kept.append(line)
-    write_text(path, "".join(f"{line}\n" for line in kept))
-
-
 def _gather_objects(obj: Any) -> list[Any]:
+    """``obj`` of every rank, in rank order (``[obj]`` on one process)."""
     if not dist.is_distributed():
         return [obj]
     import torch.distributed as tdist
@@ -640,70 +525,3 @@ def _gather_objects(obj: Any) -> list[Any]:
     out: list[Any] = [None] * tdist.get_world_size()
     tdist.all_gather_object(out, obj)
     return out
-
-
-def read_log(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def plot_loss_curve(log_path: Path, png_path: Path) -> None:
-    """Training loss per step and dev loss per evaluation, as a PNG (matplotlib Agg, no display needed)."""
-    plt = pyplot()
-    rows = read_log(log_path) if log_path.exists() else []
-    train_rows = [r for r in rows if r.get("event") == "train"]
-    dev_rows = [r for r in rows if r.get("event") == "dev"]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([r["step"] for r in train_rows], [r["loss"] for r in train_rows], label="train loss", lw=0.8)
-    ax.plot([r["step"] for r in dev_rows], [r["dev_loss"] for r in dev_rows], "o-", label="dev loss")
-    ax.set_xlabel("step")
-    ax.set_ylabel("InfoNCE loss")
-    ax.legend()
-    fig.tight_layout()
-    save_png(fig, png_path, dpi=100)
-
-
-# ---------------------------------------------------------------------------------------------- best model
-def save_best_model(
-    model, folder: Path, config: TrainConfig, metrics: dict[str, float], step: int, metric_name: str
-) -> None:
-    """Save in sentence-transformers format (atomically) with a card stating data, strategy, dev numbers."""
-    with atomic_dir(folder) as tmp:
-        model.save(str(tmp))
-        (tmp / "README.md").write_text(model_card(config, metrics, step, metric_name), encoding="utf-8")
-
-
-def model_card(config: TrainConfig, metrics: dict[str, float], step: int, metric_name: str) -> str:
-    data = config.data
-    alpha = f"{data.alpha}" if data.strategy == "hybrid" else "n/a (not hybrid)"
-    rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in sorted(metrics.items()))
-    return f"""---
-library_name: sentence-transformers
-tags: [sentence-transformers, langmix, multilingual, dense-retrieval]
----
-
-# langmix retriever ({data.strategy})
-
-Shared dual encoder fine-tuned from `{config.model.name}` with contrastive InfoNCE (temperature
-{config.temperature}) with langmix; the checkpoint of step {step} was selected on dev `{metric_name}`.
-
-| setting | value |
-|---|---|
-| training data | {", ".join(data.corpus)} |
-| languages | {", ".join(data.languages) if data.languages else "all of the data"} |
-| batch strategy | {data.strategy} |
-| alpha | {alpha} |
-| seed | {config.seed} |
-| batch size / lr / weight decay | {config.batch_size} / {config.lr} / {config.weight_decay} |
-| hard negatives per query | {data.hard_negatives} |
-| dev split | {data.dev_fraction} of record ids |
-
-## Dev numbers at the selected step
-
-| metric | value |
-|---|---|
-{rows}
-
-Use with prompts `query: ` and `passage: ` (stored in the model's prompts):
-`model.encode(texts, prompt_name="query")`.
-"""

@@ -14,10 +14,12 @@ from pathlib import Path
 import torch
 
 from langmix import distributed as dist
-from langmix.data.parallel import Pair, load_corpus
+from langmix.batches import make_text_batch, rank_slice
+from langmix.data.loaders import load_corpus
+from langmix.data.parallel import Pair
 from langmix.losses import CachedInfoNCE, InfoNCELoss, info_nce
 from langmix.model import load_model
-from langmix.training import batch_loss, embed, make_text_batch, rank_slice
+from langmix.training import embed
 
 SLICE = Path(__file__).parents[1] / "fixtures" / "training" / "xquad-r-slice.jsonl"
 GLOBAL_BATCH = 8
@@ -30,20 +32,15 @@ def global_pairs() -> list[Pair]:
 
 
 def step(model, corpus, env: dist.DistEnv, chunk: int) -> tuple[float, dict[str, torch.Tensor]]:
-    loss_fn = InfoNCELoss(temperature=0.05, symmetric=True)
+    loss_fn = CachedInfoNCE(0.05, symmetric=True, chunk_size=chunk) if chunk else InfoNCELoss(0.05, symmetric=True)
     batch = make_text_batch(corpus, rank_slice(global_pairs(), env), hard_negatives=1)
 
     def embed_fn(texts, kind):
         return embed(model, texts, kind, 32, "cpu")
 
     model.zero_grad(set_to_none=True)
-    if chunk:
-        loss = CachedInfoNCE(loss_fn, chunk).backward(
-            embed_fn, batch.queries, batch.positives, batch.negatives, batch.negative_index, batch.negative_slots
-        )
-    else:
-        loss = batch_loss(embed_fn, batch, loss_fn)
-        loss.backward()
+    loss = loss_fn(embed_fn, batch)  # plain or GradCache: the same call
+    loss.backward()
     params = [p for p in model.parameters() if p.requires_grad]
     dist.average_gradients(params)
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}

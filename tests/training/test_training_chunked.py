@@ -8,10 +8,10 @@ import itertools
 import pytest
 import torch
 
-from langmix.config import STRATEGY_NAMES
+from langmix.batches import make_text_batch
 from langmix.losses import InfoNCELoss
-from langmix.sampling import make_sampler
-from langmix.training import batch_loss, embed, load_training_data, make_text_batch
+from langmix.sampling import STRATEGIES, make_sampler
+from langmix.training import embed, load_training_data
 
 
 def _dropout_off(model):
@@ -23,13 +23,13 @@ def _dropout_off(model):
 
 def _loss_and_grads(model, batch, chunk: int) -> tuple[float, dict[str, torch.Tensor]]:
     model.zero_grad(set_to_none=True)
-    loss = batch_loss(lambda texts, kind: embed(model, texts, kind, 48, "cpu", chunk), batch, InfoNCELoss())
+    loss = InfoNCELoss()(lambda texts, kind: embed(model, texts, kind, 48, "cpu", chunk), batch)
     loss.backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     return loss.item(), grads
 
 
-@pytest.mark.parametrize("strategy", STRATEGY_NAMES)
+@pytest.mark.parametrize("strategy", STRATEGIES)
 def test_chunked_step_equals_one_chunk(make_config, tiny_model, strategy):
     config = make_config(f"data.strategy={strategy}", "data.hard_negatives=2", "batch_size=8")
     train, _ = load_training_data(config)

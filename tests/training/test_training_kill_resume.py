@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from langmix import checkpoint as ckpt
 from langmix.cli import app
 from langmix.config import dump_yaml
-from langmix.training import read_log
+from langmix.run_folder import read_log
 
 STEPS = 24
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from langmix import checkpoint as ckpt
-from langmix import training
 from langmix.errors import LangmixError
+from langmix.losses import InfoNCELoss
 from langmix.model import load_model
-from langmix.training import read_log
+from langmix.run_folder import read_log
 
 
 def _weights(run_dir):
@@ -66,15 +66,15 @@ def test_in_process_resume_equals_uninterrupted(make_config, tmp_path, train_tin
 
 def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(make_config, tmp_path, monkeypatch,
                                                                           train_tiny):
-    real = training.batch_loss
+    real = InfoNCELoss.forward
     calls = {"n": 0}
 
-    def poisoned(embed_fn, batch, loss_fn):
+    def poisoned(loss_fn, embed_fn, batch):
         calls["n"] += 1
-        loss = real(embed_fn, batch, loss_fn)
+        loss = real(loss_fn, embed_fn, batch)
         return loss * float("nan") if calls["n"] == 3 else loss  # the third training step
 
-    monkeypatch.setattr(training, "batch_loss", poisoned)
+    monkeypatch.setattr(InfoNCELoss, "forward", poisoned)
     with pytest.raises(LangmixError) as err:
         train_tiny(make_config(), tmp_path / "run")
     message = str(err.value)

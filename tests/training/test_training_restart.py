@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from langmix import checkpoint as ckpt
-from langmix import training
+from langmix import run_folder
 from langmix.config import dump_yaml
 from langmix.errors import LangmixError
-from langmix.training import read_log
+from langmix.losses import InfoNCELoss
+from langmix.run_folder import read_log
 
 SLICE = Path(__file__).parents[1] / "fixtures" / "training" / "xquad-r-slice.jsonl"
 
@@ -108,15 +109,15 @@ def test_a_full_disk_at_the_first_checkpoint_is_one_line_and_the_run_restarts(ma
 @pytest.mark.parametrize("resume", [False, True])
 def test_a_run_killed_before_its_first_checkpoint_starts_again(make_config, tmp_path, monkeypatch, train_tiny,
                                                               resume):
-    real, calls = training.batch_loss, {"n": 0}
+    real, calls = InfoNCELoss.forward, {"n": 0}
 
-    def killed_at_step_3(embed_fn, batch, loss_fn):
+    def killed_at_step_3(loss_fn, embed_fn, batch):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(embed_fn, batch, loss_fn)
+        return real(loss_fn, embed_fn, batch)
 
-    monkeypatch.setattr(training, "batch_loss", killed_at_step_3)
+    monkeypatch.setattr(InfoNCELoss, "forward", killed_at_step_3)
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         train_tiny(make_config("checkpoint_every=100"), run)
@@ -150,9 +151,9 @@ def test_resume_of_a_run_saved_before_data_were_fingerprinted(make_config, tmp_p
     run = tmp_path / "run"
     train_tiny(make_config(), run)
     shutil.rmtree(ckpt.latest_checkpoint(run))
-    (run / training.DATA_FILE).unlink()  # as written by langmix before data.json existed
+    (run / run_folder.DATA_FILE).unlink()  # as written by langmix before data.json existed
     assert train_tiny(make_config(), run, resume=True).steps == 8
-    assert json.loads((run / training.DATA_FILE).read_text())["train_records"] > 0
+    assert json.loads((run / run_folder.DATA_FILE).read_text())["train_records"] > 0
 
 
 def test_the_temp_folder_of_a_killed_checkpoint_write_is_removed_by_the_next(tmp_path):
