@@ -7,6 +7,9 @@ must name the problem *and* the fix, e.g. ``"data file x.json not found; pass --
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 
 class LangmixError(Exception):
     """A problem caused by input or environment that the user can fix; message is one line."""
@@ -25,3 +28,14 @@ def validation_problem(err) -> str:
         where += f"={value}"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
     return f"{where}: {first['msg']}{more}" if where else f"{first['msg']}{more}"
+
+
+def require(module: str, extra: str, purpose: str) -> ModuleType:
+    """``import module`` for a feature outside the main job, or a one-line error naming the langmix extra
+    that installs it (``pip install 'langmix[extra]'``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise LangmixError(
+            f"{purpose} needs the package '{module}', which is not installed", f"pip install 'langmix[{extra}]'"
+        ) from err

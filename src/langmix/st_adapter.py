@@ -10,7 +10,8 @@ sampler into its row (:class:`LangmixBatchSampler`). Usage (docs/sentence-transf
     dataset = to_st_dataset(corpus)
     args = SentenceTransformerTrainingArguments(..., batch_sampler=st_batch_sampler(corpus, "hybrid", alpha=0.5))
 
-The dataset has one row per combination (for 11 fully parallel languages 121 rows per record), so
+Needs the ``st`` extra (``pip install 'langmix[st]'``: ``datasets`` and ``accelerate``, which the trainer
+needs too). The dataset has one row per combination (for 11 fully parallel languages 121 rows per record), so
 restrict languages (``corpus.filter_languages``) or use short passages for large corpora.
 """
 
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from langmix.data.parallel import Pair, ParallelCorpus
-from langmix.errors import LangmixError
+from langmix.errors import LangmixError, require
 from langmix.inputs import PROMPTS
 from langmix.sampling import make_sampler
 
@@ -49,8 +50,7 @@ def to_st_dataset(corpus: ParallelCorpus, negatives: bool = False, prompts: tupl
     The negative of a row is the first hard negative of its record in the passage language; every row
     must have one. ``prompts=None`` leaves the texts as they are (e.g. to use the trainer's ``prompts``).
     """
-    from datasets import Dataset
-
+    dataset_class = require("datasets", "st", "to_st_dataset").Dataset
     query_prompt, passage_prompt = prompts or ("", "")
     rows = st_rows(corpus)
     records = corpus.records
@@ -67,7 +67,7 @@ def to_st_dataset(corpus: ParallelCorpus, negatives: bool = False, prompts: tupl
                 "keep only records with negatives or build the dataset without negatives",
             )
         columns["negative"] = [passage_prompt + records[p.record].negatives[p.passage_lang][0] for p in rows]
-    return Dataset.from_dict(columns)
+    return dataset_class.from_dict(columns)
 
 
 class LangmixBatchSampler(DefaultBatchSampler):
@@ -123,4 +123,5 @@ class LangmixBatchSampler(DefaultBatchSampler):
 
 def st_batch_sampler(corpus: ParallelCorpus, strategy: str, alpha: float | str = 0.5, **kw) -> Callable:
     """The value for ``SentenceTransformerTrainingArguments(batch_sampler=...)``."""
+    require("accelerate", "st", "sentence-transformers' trainer")
     return functools.partial(LangmixBatchSampler, corpus=corpus, strategy=strategy, alpha=alpha, **kw)

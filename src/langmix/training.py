@@ -131,7 +131,8 @@ def train(
     run, start = set_up(config, Path(out_dir), resume, evaluator, model)
     state = resume_from(run, start) if start is not None else LoopState()
     data, stopped_early = run.data, False
-    bar = tqdm(total=data.total_steps, initial=state.step, desc="train", disable=not run.env.is_main)
+    # leave=None: the bar stays on screen unless it sits under another one (langmix reproduce's cells)
+    bar = tqdm(total=data.total_steps, initial=state.step, desc="train", leave=None, disable=not run.env.is_main)
     while state.step < data.total_steps and not stopped_early:
         # epochs of sampler batches; a resumed run skips the batches of its epoch already done
         data.sampler.set_epoch(state.epoch)

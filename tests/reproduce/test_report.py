@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from langmix.io import read_json, write_json
-from langmix.reproduce.report import finalize, render, summarize
+from langmix.reproduce.aggregate import summarize
+from langmix.reproduce.report import finalize, render
 from langmix.reproduce.study import STUDY_TABLE1
 
 BENCH = "mlqa-r"

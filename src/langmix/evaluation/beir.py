@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from langmix.data.beir import RetrievalData
-from langmix.errors import LangmixError
+from langmix.errors import LangmixError, require
 from langmix.evaluation.cache import EmbeddingCache, encode_cached, texts_hash
 from langmix.evaluation.results import RetrievalResult
 
@@ -25,7 +25,7 @@ IndexKind = Literal["flat", "ivf", "hnsw"]
 
 def build_index(docs: np.ndarray, index: IndexKind = "flat", nlist: int | None = None) -> faiss.Index:
     """An inner-product faiss index over ``docs`` (n, d) float32."""
-    import faiss  # here, not at the top: LAReQA evaluation and training never need it
+    faiss = require("faiss", "beir", "BEIR/MIRACL search")  # an extra: LAReQA and training never need it
 
     dim = docs.shape[1]
     if index == "flat":

@@ -9,6 +9,8 @@ the tested statistic is the mean over units (micro), which may differ from a mac
 Every run is compared with the first (the baseline). Runs must hold the same units: runs made on
 different query sets (another ``--limit-questions`` or ``--languages``) are refused, not paired on
 their overlap; so are run folders whose evaluation did not finish (no ``results.json``).
+:func:`compare_scores` tests per-query scores held in memory; ``langmix compare`` (:func:`compare_runs`)
+reads them from run folders, ``langmix reproduce`` averages them over seeds first.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from scipy import stats
 
 from langmix.errors import LangmixError
 from langmix.io import read_json
+from langmix.markdown import table
 
 TEST_NAME = "Fisher randomisation test (paired, two-sided, scipy.stats.permutation_test)"
 
@@ -59,12 +62,15 @@ def paired_randomisation_test(
     return float(result.pvalue)
 
 
-def load_per_query(run: str | Path, finished: bool = True) -> dict[str, dict[str, float]]:
-    """Per-query scores of a run folder; ``finished`` also asks for the results.json written last."""
+Scores = dict[str, dict[str, float]]  # per-query scores of a run: metric key -> unit id -> score
+
+
+def load_per_query(run: str | Path) -> Scores:
+    """Per-query scores of a finished run folder (its per_query.json; results.json, written last, must exist)."""
     path = Path(run) / "per_query.json"
     if not path.is_file():
         raise LangmixError(f"{run} has no per_query.json", "give folders written by 'langmix evaluate'")
-    if finished and not (Path(run) / "results.json").is_file():
+    if not (Path(run) / "results.json").is_file():
         raise LangmixError(
             f"{run} has per_query.json but no results.json: its evaluation did not finish",
             "run 'langmix evaluate' into it again",
@@ -72,58 +78,58 @@ def load_per_query(run: str | Path, finished: bool = True) -> dict[str, dict[str
     return read_json(path)
 
 
-def compare_runs(
-    runs: list[str | Path], n_resamples: int = 10_000, seed: int = 42, finished: bool = True
-) -> list[Comparison]:
-    """Each run against the first; ``finished=False`` accepts folders holding per_query.json alone."""
+def compare_runs(runs: list[str | Path], n_resamples: int = 10_000, seed: int = 42) -> list[Comparison]:
+    """Each run folder against the first (``langmix compare``)."""
     if len(runs) < 2:
         raise LangmixError("compare needs at least two runs", "give RUN_A RUN_B [...]")
-    scores = [load_per_query(r, finished) for r in runs]
-    shared = [m for m in scores[0] if all(m in s for s in scores[1:])]
+    return compare_scores([(str(run), load_per_query(run)) for run in runs], n_resamples, seed)
+
+
+def compare_scores(runs: list[tuple[str, Scores]], n_resamples: int = 10_000, seed: int = 42) -> list[Comparison]:
+    """Each named run's per-query scores against the first's, per metric they share, in memory.
+
+    Units are paired by id and must be the same in both runs; the order is metric by metric (the first
+    run's order), then run by run.
+    """
+    (base_name, base_scores), others = runs[0], runs[1:]
+    shared = [m for m in base_scores if all(m in scores for _, scores in others)]
     if not shared:
         raise LangmixError("the runs share no metric", "compare runs of the same benchmark")
-    out = []
-    for metric in shared:
-        base = scores[0][metric]
-        for run, other in zip(runs[1:], scores[1:], strict=True):
-            units = sorted(base)
-            if set(units) != set(other[metric]):
-                common = len(set(base) & set(other[metric]))
-                raise LangmixError(
-                    f"{runs[0]} and {run} were scored on different queries for {metric} ({len(base)} vs "
-                    f"{len(other[metric])} units, {common} shared)",
-                    "evaluate both on the same benchmark, languages and --limit-questions",
-                )
-            a = np.array([base[u] for u in units])
-            b = np.array([other[metric][u] for u in units])
-            out.append(
-                Comparison(
-                    metric,
-                    str(runs[0]),
-                    str(run),
-                    len(units),
-                    float(a.mean()),
-                    float(b.mean()),
-                    paired_randomisation_test(a, b, n_resamples, seed),
-                )
-            )
-    return out
+    return [
+        _compare(metric, base_name, base_scores[metric], name, scores[metric], n_resamples, seed)
+        for metric in shared
+        for name, scores in others
+    ]
+
+
+def _compare(
+    metric: str, base_name: str, base: dict[str, float], name: str, other: dict[str, float], n_resamples: int,
+    seed: int,
+) -> Comparison:
+    units = sorted(base)
+    if set(units) != set(other):
+        common = len(set(base) & set(other))
+        raise LangmixError(
+            f"{base_name} and {name} were scored on different queries for {metric} ({len(base)} vs "
+            f"{len(other)} units, {common} shared)",
+            "evaluate both on the same benchmark, languages and --limit-questions",
+        )
+    a = np.array([base[u] for u in units])
+    b = np.array([other[u] for u in units])
+    return Comparison(
+        metric, base_name, name, len(units), float(a.mean()), float(b.mean()),
+        paired_randomisation_test(a, b, n_resamples, seed),
+    )
 
 
 def comparisons_markdown(comparisons: list[Comparison], alpha: float = 0.05) -> str:
-    lines = [
-        f"Test: {TEST_NAME}; baseline = first run; * marks p < {alpha}.",
-        "",
-        "| metric | run | n | baseline | run | delta | p |",
-        "|---|---|---|---|---|---|---|",
+    rows = [
+        [c.metric, Path(c.run).name, c.n_units, f"{c.baseline_mean:.4f}", f"{c.run_mean:.4f}",
+         f"{c.delta:+.4f}{'*' if c.p_value < alpha else ''}", f"{c.p_value:.4f}"]
+        for c in comparisons
     ]
-    for c in comparisons:
-        mark = "*" if c.p_value < alpha else ""
-        lines.append(
-            f"| {c.metric} | {Path(c.run).name} | {c.n_units} | {c.baseline_mean:.4f} | {c.run_mean:.4f} "
-            f"| {c.delta:+.4f}{mark} | {c.p_value:.4f} |"
-        )
-    return "\n".join(lines) + "\n"
+    head = f"Test: {TEST_NAME}; baseline = first run; * marks p < {alpha}."
+    return f"{head}\n\n{table(['metric', 'run', 'n', 'baseline', 'run', 'delta', 'p'], rows)}\n"
 
 
 def comparisons_record(comparisons: list[Comparison], n_resamples: int, seed: int) -> dict:

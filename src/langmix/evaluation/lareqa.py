@@ -185,17 +185,20 @@ def embed_benchmark(
     show_progress: bool = False,
     precision: str = "fp32",
 ) -> LareqaEmbeddings:
-    """Encode each language's queries and candidates once (through the cache when given)."""
+    """Encode each language's queries and candidates once (through the cache when given), under one
+    progress bar counting texts."""
     check_candidate_mode(mode)
-    queries, candidates, texts = [], [], []
+    parts = []  # (kind, texts) in layout order: per language its queries, then its candidates
     for lang in benchmark.langs:
         data = benchmark.languages[lang]
-        for kind, rows, out in (
-            ("query", [q.text for q in data.questions], queries),
-            ("passage", candidate_texts(data, mode), candidates),
-        ):
-            texts += rows
-            out.append(encode_cached(cache, model, rows, kind, batch_size, show_progress, precision))
+        parts += [("query", [q.text for q in data.questions]), ("passage", candidate_texts(data, mode))]
+    encoded: dict[str, list[np.ndarray]] = {"query": [], "passage": []}
+    with tqdm(total=sum(len(rows) for _, rows in parts), desc="encode", unit="text", leave=None,
+              disable=not show_progress) as bar:
+        for kind, rows in parts:
+            encoded[kind].append(encode_cached(cache, model, rows, kind, batch_size, False, precision))
+            bar.update(len(rows))
+    queries, candidates, texts = encoded["query"], encoded["passage"], [t for _, rows in parts for t in rows]
     return LareqaEmbeddings(
         np.concatenate(queries).astype(np.float32, copy=False),
         np.concatenate(candidates).astype(np.float32, copy=False),

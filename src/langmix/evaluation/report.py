@@ -13,6 +13,7 @@ import numpy as np
 
 from langmix.evaluation.results import LareqaResult, Result, RetrievalResult, result_record
 from langmix.io import write_json, write_text
+from langmix.markdown import table
 from langmix.plotting import pyplot, save_png
 
 PLOTS = ("pair_map.png", "rank_distance.png")  # LAReQA runs only
@@ -55,7 +56,7 @@ def markdown_report(result: Result, meta: dict[str, Any]) -> str:
     ]
     if isinstance(result, RetrievalResult):
         rows = [[key.split("/", 1)[1], f"{value:.4f}"] for key, value in result.metrics.items()]
-        return "\n".join(head + ["", _table(["metric", "value"], rows), ""])
+        return "\n".join(head + ["", table(["metric", "value"], rows), ""])
     name, m = result.benchmark, result.metrics
     head += [
         f"- candidates: `{result.mode}`",
@@ -64,7 +65,7 @@ def markdown_report(result: Result, meta: dict[str, Any]) -> str:
         f"- ties: {result.info['tie_rule']}",
         "",
     ]
-    table1 = _table(
+    table1 = table(
         ["data", "model", "mode", "mono mAP", "cross mAP", "multi mAP", "rank distance"],
         [
             [
@@ -76,7 +77,7 @@ def markdown_report(result: Result, meta: dict[str, Any]) -> str:
             ]
         ],
     )
-    multi = _table(
+    multi = table(
         ["mAP@20", "Recall@1", "Recall@10", "MRR@10", "top-10 own-language share", "mAP w/o own answer"],
         [
             [
@@ -92,7 +93,7 @@ def markdown_report(result: Result, meta: dict[str, Any]) -> str:
             ]
         ],
     )
-    per_lang = _table(
+    per_lang = table(
         ["lang", "mono mAP", "multi mAP", "rank distance", "top-10 own share", "mAP w/o own"],
         [
             [
@@ -104,7 +105,7 @@ def markdown_report(result: Result, meta: dict[str, Any]) -> str:
             for lang in result.langs
         ],
     )
-    pairs = _table(
+    pairs = table(
         ["query \\ pool", *result.langs],
         [
             [x, *(_fmt(result.pair_map[i, j]) for j in range(len(result.langs)))]
@@ -132,11 +133,6 @@ def markdown_report(result: Result, meta: dict[str, Any]) -> str:
             "",
         ]
     )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
 def _fmt(value: float, digits: int = 3) -> str:

@@ -139,14 +139,14 @@ def evaluate_cell(
     re-scores the same embeddings after that debiasing into ``eval-<spec>/`` beside ``folder``; its summary
     goes under ``debiased``."""
     from langmix.evaluation.debias import debias_folder, parse_debias
-    from langmix.evaluation.lareqa import evaluate_lareqa, score_embeddings
+    from langmix.evaluation.lareqa import embed_benchmark, score_embeddings
     from langmix.evaluation.report import write_run
 
     if settings.eval_max_seq_length:
         model.max_seq_length = settings.eval_max_seq_length
-    result, embeddings = evaluate_lareqa(
-        model, data.benchmark, settings.candidates, settings.eval_batch_size, cache, precision=settings.eval_precision
-    )
+    embeddings = embed_benchmark(model, data.benchmark, settings.candidates, settings.eval_batch_size, cache,
+                                 show_progress=True, precision=settings.eval_precision)
+    result = score_embeddings(data.benchmark, embeddings, settings.candidates)
     meta = {
         "model": model_name,
         "benchmark_spec": data.benchmark.name,

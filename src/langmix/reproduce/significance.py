@@ -1,0 +1,65 @@
+"""Significance in a reproduce report: hybrid (alpha 0.5) against every other row, per protocol and metric.
+
+Each row's per-query scores are read from its cells' ``eval/per_query.json`` (the only per-query record of a
+finished cell) and averaged over seeds per unit, then tested in memory with
+:func:`langmix.evaluation.compare.compare_scores`, the function behind ``langmix compare`` (paired Fisher
+randomisation test).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from langmix.evaluation.compare import TEST_NAME, compare_scores
+from langmix.io import read_json
+from langmix.reproduce.aggregate import METRICS, benchmark_of, group_cells, row_order
+from langmix.reproduce.grid import HYBRID_LABEL
+
+
+def significance(out: Path, results: dict[str, Any], n_resamples: int) -> dict[str, Any]:
+    """Per protocol: hybrid vs every other row, per metric, on seed-averaged per-query scores."""
+    found: dict[str, Any] = {}
+    for protocol, rows in group_cells(results).items():
+        if HYBRID_LABEL not in rows:
+            continue
+        bench = benchmark_of(protocol)
+        averaged = {label: seed_averaged_per_query(out, rows[label], bench) for label in row_order(rows)}
+        others = [(label, s) for label, s in averaged.items() if s is not None and label != HYBRID_LABEL]
+        if averaged.get(HYBRID_LABEL) is None or not others:
+            continue
+        comparisons = compare_scores([(HYBRID_LABEL, averaged[HYBRID_LABEL]), *others], n_resamples)
+        found[protocol] = [
+            {
+                "metric": c.metric.split("/", 1)[1],
+                "other": c.run,
+                "n_units": c.n_units,
+                "hybrid": c.baseline_mean,
+                "other_mean": c.run_mean,
+                "hybrid_minus_other": -c.delta,
+                "p_value": c.p_value,
+            }
+            for c in comparisons
+        ]
+    return {
+        "test": TEST_NAME,
+        "n_resamples": n_resamples,
+        "unit_scores": "mean over seeds per query",
+        "protocols": found,
+    }
+
+
+def seed_averaged_per_query(out: Path, records: list[dict[str, Any]], bench: str) -> dict | None:
+    """metric -> unit -> mean over the records' seeds (units present in every seed); None if files lack."""
+    files = [out / "cells" / r["id"] / r.get("eval_dir", "eval") / "per_query.json" for r in records]
+    if not all(f.is_file() for f in files):
+        return None
+    runs = [read_json(f) for f in files]
+    averaged = {}
+    for metric in METRICS:
+        key = f"{bench}/{metric}"
+        units = set.intersection(*(set(run.get(key, {})) for run in runs))
+        averaged[key] = {u: float(np.mean([run[key][u] for run in runs])) for u in sorted(units)}
+    return averaged

@@ -1,0 +1,54 @@
+"""Optional dependencies: the main job (train + LAReQA evaluation) runs without the extras, and a feature that
+needs one fails with one line naming it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from langmix.data.parallel import ParallelCorpus, ParallelRecord
+from langmix.errors import LangmixError
+from langmix.evaluation.beir import build_index
+from langmix.st_adapter import to_st_dataset
+
+EXTRAS = ("accelerate", "datasets", "faiss")  # langmix[st] and langmix[beir]
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_a_missing_extra_is_one_line_naming_it(monkeypatch):
+    for name in EXTRAS:
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    with pytest.raises(LangmixError, match=r"BEIR/MIRACL search needs the package 'faiss'.* 'langmix\[beir\]'"):
+        build_index(np.eye(4, dtype=np.float32))
+    corpus = ParallelCorpus([ParallelRecord("r", {"en": "q", "de": "f"}, {"en": "p", "de": "a"})])
+    with pytest.raises(LangmixError, match=r"needs the package 'datasets'.* 'langmix\[st\]'") as err:
+        to_st_dataset(corpus)
+    assert "\n" not in str(err.value)
+
+
+def test_train_and_evaluate_without_the_extras(tiny_model_path, tmp_path):
+    """What `langmix reproduce` does to a cell, in a process where accelerate, datasets and faiss cannot be
+    imported (the README's first command installs langmix without extras)."""
+    overrides = [f"model.name={tiny_model_path}", f"data.corpus=jsonl:{FIXTURES / 'training' / 'xquad-r-slice.jsonl'}",
+                 "model.max_query_length=24", "model.max_passage_length=48", "data.dev_fraction=0.25",
+                 "batch_size=8", "max_steps=2", "eval_every=2", "threads=1", "device=cpu"]
+    code = f"""
+import sys
+for name in {EXTRAS!r}:
+    sys.modules[name] = None
+from langmix.config import load_config
+from langmix.evaluation.runner import run_evaluation
+from langmix.training import train
+
+result = train(load_config(None, {overrides!r}), {str(tmp_path / "train")!r})
+run_evaluation(str(result.best_model_dir), "lareqa:{FIXTURES / 'data' / 'xquad-r'}", {str(tmp_path / "eval")!r},
+               candidates="sentence", use_cache=False)
+print("loaded:", [name for name in {EXTRAS!r} if sys.modules.get(name) is not None])
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "loaded: []" in done.stdout and (tmp_path / "eval" / "results.json").is_file()
