@@ -7,8 +7,9 @@ Writes results/bench-eval-speed.json.
     .venv/bin/python benchmarks/eval_speed.py [--embeddings RUN/embeddings] [--threads 2] [--repeats 3]
 
 With ``--model`` it times a whole evaluation instead: encode every query and candidate (with context)
-and compute all metrics, once with sentence-transformers' ``encode`` (what ``langmix.model.encode``
-calls) and once with langmix's fast path (:func:`langmix.encoding.encode_fast`), alternating, and checks
+and compute all metrics, once with sentence-transformers' ``encode`` (:func:`langmix.encoding.st_encode`)
+and once with langmix's fast path (:func:`langmix.encoding.encode_fast`, what ``langmix.model.encode``
+calls), alternating, and checks
 that both give the same metrics. A full XQuAD-R encode of 13,014 candidates with context takes hours on
 two shared CPU cores, so ``--limit-questions N`` evaluates the first N question ids (all their languages
 and paragraphs); the JSON records what was measured. Writes results/bench-eval-full-<model>-<device>.json.
