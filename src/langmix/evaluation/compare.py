@@ -59,9 +59,15 @@ def paired_randomisation_test(
     return float(result.pvalue)
 
 
+def per_query_path(run: str | Path) -> Path:
+    """``per_query.json`` of a run folder, or its gzip copy ``per_query.json.gz`` (reproduce cells keep that)."""
+    path = Path(run) / "per_query.json"
+    return path if path.is_file() or not path.with_suffix(".json.gz").is_file() else path.with_suffix(".json.gz")
+
+
 def load_per_query(run: str | Path, finished: bool = True) -> dict[str, dict[str, float]]:
     """Per-query scores of a run folder; ``finished`` also asks for the results.json written last."""
-    path = Path(run) / "per_query.json"
+    path = per_query_path(run)
     if not path.is_file():
         raise LangmixError(f"{run} has no per_query.json", "give folders written by 'langmix evaluate'")
     if finished and not (Path(run) / "results.json").is_file():

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from langmix.evaluation.compare import TEST_NAME, compare_runs
+from langmix.evaluation.compare import TEST_NAME, compare_runs, per_query_path
 from langmix.evaluation.debias import debias_folder
 from langmix.io import read_json, write_json, write_text
 from langmix.plotting import pyplot, save_png
@@ -164,7 +164,7 @@ def significance(out: Path, results: dict[str, Any], n_resamples: int) -> dict[s
 
 def seed_averaged_per_query(out: Path, records: list[dict[str, Any]], bench: str) -> dict | None:
     """metric -> unit -> mean over the records' seeds (units present in every seed); None if files lack."""
-    files = [out / "cells" / r["id"] / r.get("eval_dir", "eval") / "per_query.json" for r in records]
+    files = [per_query_path(out / "cells" / r["id"] / r.get("eval_dir", "eval")) for r in records]
     if not all(f.is_file() for f in files):
         return None
     runs = [read_json(f) for f in files]
