@@ -61,12 +61,12 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
     """``index.json`` of a complete index, else a one-line error saying why it cannot be searched."""
     folder = Path(folder).expanduser()
     build = f"build it with 'langmix index SOURCE --out {folder}'"
+    if not (folder / META_FILE).is_file() and (partial_dir(folder).is_dir() or folder.name.endswith(".partial")):
+        raise LangmixError(f"index {folder} is half-built (its build was interrupted)",
+                           "rerun the same 'langmix index' command to resume it")
     if not folder.is_dir():
         raise LangmixError(f"index {folder} not found", build)
     if not (folder / META_FILE).is_file():
-        if partial_dir(folder).is_dir() or folder.name.endswith(".partial"):
-            raise LangmixError(f"index {folder} is half-built (its build was interrupted)",
-                               "rerun the same 'langmix index' command to resume it")
         raise LangmixError(f"{folder} is not a langmix index (no {META_FILE})", build)
     meta = read_json(folder / META_FILE)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
