@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ from langmix.evaluation.cache import texts_hash
 from langmix.io import atomic_dir, read_json, write_json, write_npy
 from langmix.search.index import DATA_FILES, FAISS_FILE, FORMAT, META_FILE, VERSION, partial_dir
 from langmix.search.models import ModelRef
-from langmix.search.passages import Passage
+from langmix.search.passages import Passage, language_counts
 from langmix.search.store import write_store
 
 INDEX_KINDS = ("flat", "ivf", "hnsw")
@@ -113,7 +112,6 @@ def _saved_shard(path: Path, rows: int) -> np.ndarray | None:
 
 
 def _meta(passages: Sequence[Passage], ref: ModelRef, kind: str, dim: int, source: str, seconds: float) -> dict:
-    languages = Counter(p.lang for p in passages)
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -123,7 +121,7 @@ def _meta(passages: Sequence[Passage], ref: ModelRef, kind: str, dim: int, sourc
         "count": len(passages),
         "index": kind,
         "source": source,
-        "languages": dict(languages.most_common()),
+        "languages": dict(language_counts(p.lang for p in passages)),
         "build_seconds": round(seconds, 2),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

@@ -14,7 +14,8 @@ language shares of a result list always add up to k.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +35,11 @@ class Passage:
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
+
+
+def language_counts(langs: Iterable[str]) -> list[tuple[str, int]]:
+    """(language, count) pairs, largest count first, ties by language code: one order everywhere."""
+    return sorted(Counter(langs).items(), key=lambda item: (-item[1], item[0]))
 
 
 def read_passages(source: str, candidates: str = "sentence", default_lang: str = UNDETERMINED) -> list[Passage]:

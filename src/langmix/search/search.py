@@ -8,7 +8,6 @@ beside the hits.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 from langmix.errors import LangmixError
 from langmix.search.index import SearchIndex, load_index
 from langmix.search.models import QueryEncoder, checked_ref
+from langmix.search.passages import language_counts
 
 MAX_QUERY_CHARS = 1000  # a question, not a document: longer input is a paste gone wrong
 MAX_K = 100
@@ -42,8 +42,7 @@ class SearchResult:
 
     def shares(self) -> list[tuple[str, int]]:
         """(language, count) over the hits, largest first, ties by language code."""
-        counts = Counter(hit.lang for hit in self.hits)
-        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        return language_counts(hit.lang for hit in self.hits)
 
     def shares_line(self) -> str:
         """E.g. ``top-10: en 6, de 2, zh 2``."""
