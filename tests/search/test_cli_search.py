@@ -87,3 +87,20 @@ def test_cli_bad_input(tiny_index: Path, embedded_model_path: Path, tmp_path: Pa
     result = runner.invoke(app, make_args(tmp_path, str(tiny_index), str(embedded_model_path)))
     assert isinstance(result.exception, LangmixError), result.output
     assert message in str(result.exception)
+
+
+def test_serve_refuses_a_busy_port_before_loading(tiny_index: Path) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = runner.invoke(app, ["serve", str(tiny_index), "--port", str(port)])
+    assert isinstance(result.exception, LangmixError)
+    assert f"cannot listen on 127.0.0.1:{port}" in str(result.exception)
+
+
+def test_serve_refuses_two_folders_of_one_name(tiny_index: Path, tmp_path: Path) -> None:
+    twin = tmp_path / tiny_index.name
+    twin.mkdir()
+    result = runner.invoke(app, ["serve", str(tiny_index), str(twin)])
+    assert "share the folder name 'random-init'" in str(result.exception)

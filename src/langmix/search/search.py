@@ -19,6 +19,7 @@ from langmix.errors import LangmixError
 from langmix.search.index import SearchIndex, load_index
 from langmix.search.models import QueryEncoder, checked_ref
 from langmix.search.passages import language_counts
+from langmix.search.threads import cpu_threads
 
 MAX_QUERY_CHARS = 1000  # a question, not a document: longer input is a paste gone wrong
 MAX_K = 100
@@ -119,13 +120,15 @@ def open_searchers(folders: Sequence[str | Path], model: str | None = None) -> l
 
 
 def search_all(searchers: Sequence[Searcher], query: str, k: int = 10) -> list[SearchResult]:
-    """One question against several indexes, encoded once per distinct model."""
+    """One question against several indexes, encoded once per distinct model, on one thread (see
+    :mod:`langmix.search.threads`)."""
     query, k = check_query(query), check_k(k)
     vectors: dict[int, np.ndarray] = {}
     results = []
-    for searcher in searchers:
-        key = id(searcher.encoder)
-        if key not in vectors:
-            vectors[key] = searcher.encoder.encode(query)
-        results.append(searcher.search_vector(query, vectors[key], k))
+    with cpu_threads():
+        for searcher in searchers:
+            key = id(searcher.encoder)
+            if key not in vectors:
+                vectors[key] = searcher.encoder.encode(query)
+            results.append(searcher.search_vector(query, vectors[key], k))
     return results
