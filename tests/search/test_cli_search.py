@@ -15,6 +15,12 @@ from langmix.errors import LangmixError
 runner = CliRunner()
 
 
+@pytest.mark.parametrize("command", ["index", "search", "serve"])
+def test_help(command: str) -> None:
+    assert runner.invoke(app, ["--help"]).output.count(f" {command} ") >= 1
+    assert runner.invoke(app, [command, "--help"]).exit_code == 0
+
+
 def test_index_then_search(collection: Path, tiny_model_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "idx"
     built = runner.invoke(app, ["index", str(collection), "--model", str(tiny_model_path), "--out", str(out)])

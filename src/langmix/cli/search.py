@@ -25,11 +25,12 @@ def index(
     batch_size: int = typer.Option(64, help="Passages per forward pass."),
 ) -> None:
     """Encode a collection with a model into a searchable index (resumes an interrupted build)."""
-    from langmix.search import build_search_index, load_index, read_passages
+    from langmix.search import build_search_index, read_passages
+    from langmix.search.index import read_meta
 
     passages = read_passages(source, candidates, lang)
     build_search_index(passages, model, out, kind, batch_size, source=source)
-    meta = load_index(out).meta
+    meta = read_meta(out)
     languages = ", ".join(f"{code} {n}" for code, n in meta["languages"].items())
     typer.echo(f"indexed {meta['count']} passages ({languages}) with {meta['model']} into {out} "
                f"in {meta['build_seconds']:.1f} s", err=True)
