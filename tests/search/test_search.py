@@ -91,3 +91,15 @@ def test_two_indexes_of_one_model_share_it_and_encode_once(tiny_index: Path, tmp
     assert calls == ["Berlin"]
     assert [r.index for r in results] == ["random-init", "twin"]
     assert [h.id for h in results[0].hits] == [h.id for h in results[1].hits]
+
+
+def test_one_query_runs_on_one_thread_and_the_counts_come_back() -> None:
+    import faiss
+    import torch
+
+    from langmix.search.threads import cpu_threads
+
+    torch_before, faiss_before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    with cpu_threads():
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+    assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (torch_before, faiss_before)
