@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to `app` when imported.
-COMMAND_MODULES = ["model", "evaluate", "train", "reproduce"]
+COMMAND_MODULES = ["model", "evaluate", "train", "reproduce", "search", "serve"]
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"langmix.cli.{_name}")

@@ -1,0 +1,28 @@
+"""``langmix serve``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from langmix.cli import app
+from langmix.errors import LangmixError
+
+
+@app.command()
+def serve(
+    folders: list[Path] = typer.Argument(..., help="One index folder, or two to compare side by side."),
+    port: int = typer.Option(8000, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (default: this machine only)."),
+    model: str | None = typer.Option(None, help="Model to encode queries (default: each index's own)."),
+) -> None:
+    """A web page to search the indexes and see the language shares of the results."""
+    if len(folders) > 2:
+        raise LangmixError(f"got {len(folders)} index folders", "give one, or two to compare")
+    try:
+        from langmix.search.serve import serve as run
+    except ImportError as err:
+        raise LangmixError(f"the web server needs {err.name}", 'install it with: pip install "langmix[serve]"') \
+            from err
+    run(folders, host, port, model)
