@@ -64,6 +64,13 @@ def test_batch_size_does_not_change_embeddings(tiny_model):
     np.testing.assert_allclose(one, many, atol=1e-5)
 
 
+def test_on_batch_reports_every_batch(tiny_model):
+    """The hook that lets `langmix index` drive one progress bar over its resumable shards."""
+    done: list[int] = []
+    encoding.encode_fast(tiny_model, TEXTS, "passage", batch_size=3, on_batch=done.append)
+    assert done == [3, 3, 1]
+
+
 def test_length_batches_sort_longest_first_and_cover_every_index():
     lengths = [3, 9, 1, 9, 5, 2, 7]
     batches = encoding.length_batches(lengths, 3)

@@ -15,14 +15,14 @@ from langmix.errors import LangmixError
 from langmix.evaluation.beir import build_index
 from langmix.st_adapter import to_st_dataset
 
-EXTRAS = ("accelerate", "datasets", "faiss")  # langmix[st] and langmix[beir]
+EXTRAS = ("accelerate", "datasets", "faiss")  # langmix[st] and langmix[search]
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_a_missing_extra_is_one_line_naming_it(monkeypatch):
     for name in EXTRAS:
         monkeypatch.setitem(sys.modules, name, None)  # as if not installed
-    with pytest.raises(LangmixError, match=r"BEIR/MIRACL search needs the package 'faiss'.* 'langmix\[beir\]'"):
+    with pytest.raises(LangmixError, match=r"needs the package 'faiss'.* 'langmix\[search\]'"):
         build_index(np.eye(4, dtype=np.float32))
     corpus = ParallelCorpus([ParallelRecord("r", {"en": "q", "de": "f"}, {"en": "p", "de": "a"})])
     with pytest.raises(LangmixError, match=r"needs the package 'datasets'.* 'langmix\[st\]'") as err:

@@ -22,7 +22,7 @@ embeddings do not depend on which texts share a chunk, so the loss is unchanged 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,18 +126,24 @@ def encode_fast(
     batch_size: int = 64,
     show_progress: bool = False,
     precision: str = "fp32",
+    on_batch: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Embed ``texts`` as queries or passages: float32 (n, dim), rows L2-normalised, in input order.
 
     Same embeddings as :func:`st_encode` (sentence-transformers ``encode``) up to float rounding
     in fp32 (``precision="bf16"`` trades a little accuracy for speed on hardware with native bf16).
+    ``on_batch(n)`` is called after each batch of ``n`` texts, so a caller encoding in several calls
+    (e.g. the resumable shards of ``langmix index``) can drive one progress bar over all of them.
     """
     check_kind(kind)
     check_model(model)
     texts = check_texts(texts)
     parts = encoder_parts(model)
     if parts is None or not parts.normalize:  # an unusual module stack: let sentence-transformers run it
-        return st_encode(model, texts, kind, batch_size, show_progress)
+        out = st_encode(model, texts, kind, batch_size, show_progress)
+        if on_batch is not None:
+            on_batch(len(texts))
+        return out
     device = next(parts.auto_model.parameters()).device
     dtype = resolve_precision(precision, device)
     ids = tokenize(parts, texts, model.prompts.get(kind) or "")
@@ -150,6 +156,8 @@ def encode_fast(
                               disable=not show_progress):
                 input_ids, mask = pad([ids[i] for i in batch], parts.tokenizer.pad_token_id, device)
                 out[batch] = forward(parts, input_ids, mask).cpu().numpy()
+                if on_batch is not None:
+                    on_batch(len(batch))
     finally:
         model.train(was_training)
     return out

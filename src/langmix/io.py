@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gzip
 import hashlib
 import json
 import os
@@ -175,6 +176,17 @@ def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n")
 
 
+def gzip_file(path: str | Path) -> Path:
+    """Replace ``path`` by ``path.gz`` (written atomically, deterministic: no name or time in the header)."""
+    path = Path(path)
+    target = path.with_name(path.name + ".gz")
+    with atomic_path(target) as tmp, open(path, "rb") as src, open(tmp, "wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
+            shutil.copyfileobj(src, out)
+    path.unlink()
+    return target
+
+
 def write_npy(path: str | Path, array: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.save(fh, array)
@@ -195,11 +207,17 @@ def file_sha256(path: str | Path) -> str:
 
 
 def read_json(path: str | Path) -> Any:
+    """A JSON file, gzip-compressed when its name ends in ``.gz``."""
     path = Path(path)
     if not path.is_file():
         raise LangmixError(f"file {path} not found", "check the path")
     try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rt", encoding="utf-8") as fh:
+                return json.load(fh)
         return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, EOFError) as err:  # a torn or non-gzip .gz
+        raise LangmixError(f"{path} is not a readable gzip file ({err})", "regenerate the file") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LangmixError(f"{path} is not valid JSON ({err})", "regenerate or fix the file") from err
 

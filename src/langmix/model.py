@@ -31,7 +31,7 @@ def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | None = No
     from safetensors import SafetensorError
     from sentence_transformers import SentenceTransformer
 
-    source = _resolve(name_or_path)
+    source = resolve_model_source(name_or_path)
     try:
         if (Path(source) / "modules.json").is_file():
             with quiet_hf_progress():
@@ -55,7 +55,8 @@ def _load_error(name_or_path: str | Path, source: str, err: Exception) -> Langmi
                         f"give a path to a model folder or use the default '{DEFAULT_MODEL}'")
 
 
-def _resolve(name_or_path: str | Path) -> str:
+def resolve_model_source(name_or_path: str | Path) -> str:
+    """The local folder of a model (the embedded one converted on first use), or a hub name to download."""
     if str(name_or_path) in (DEFAULT_MODEL, f"intfloat/{DEFAULT_MODEL}") and not Path(name_or_path).exists():
         return str(prepare_embedded_model())
     path = Path(name_or_path).expanduser()
@@ -122,7 +123,7 @@ def build_random_model(folder: str | Path, architecture: str = "bert", tokenizer
     classes = {"bert": BertConfig, "xlm-roberta": XLMRobertaConfig}
     if architecture not in classes:
         raise LangmixError(f"unknown architecture '{architecture}'", f"use one of {', '.join(classes)}")
-    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_from or _resolve(DEFAULT_MODEL)))
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_from or resolve_model_source(DEFAULT_MODEL)))
     config.setdefault("vocab_size", len(tokenizer))
     config.setdefault("pad_token_id", tokenizer.pad_token_id)
     if architecture == "xlm-roberta":

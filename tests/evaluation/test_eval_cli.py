@@ -239,3 +239,28 @@ def test_the_output_location_is_checked_before_the_work(mock_model, lareqa_tiny,
     }[command]
     line = cli(*args, stdin="ein Satz\n").error_line()
     assert words in line and "free disk space" not in line
+
+
+def test_evaluate_debias_lir_records_and_changes_the_scores(mock_model, lareqa_tiny, tmp_path, cli):
+    plain = _evaluate(cli, lareqa_tiny, tmp_path / "plain")
+    debiased = _evaluate(cli, lareqa_tiny, tmp_path / "lir", "--debias", "lir:0")
+    record = json.loads((debiased / "results.json").read_text())
+    assert record["debias"] == "lir:0"
+    assert json.loads((plain / "results.json").read_text())["debias"] is None
+    assert json.loads((plain / "per_query.json").read_text()) != json.loads((debiased / "per_query.json").read_text())
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--debias", "pca"), "unknown debias method"),
+    (("--debias", "lir:-2"), "K < 0"),
+    (("--precision", "fp8"), "unknown precision"),
+])
+def test_evaluate_bad_debias_or_precision_is_one_line(mock_model, lareqa_tiny, tmp_path, cli, args, words):
+    run = cli("evaluate", "--model", "mock", "--benchmark", f"lareqa:{lareqa_tiny}", "--out", tmp_path / "r", *args)
+    assert run.code == 2 and words in run.err and "Traceback" not in run.err
+
+
+def test_debias_needs_a_lareqa_benchmark(mock_model, beir_tiny, tmp_path, cli):
+    run = cli("evaluate", "--model", "mock", "--benchmark", f"beir:{beir_tiny}", "--out", tmp_path / "r",
+              "--debias", "lir")
+    assert run.code == 2 and "needs a LAReQA benchmark" in run.err

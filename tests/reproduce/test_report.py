@@ -98,3 +98,35 @@ def test_significance_from_per_query_files(tmp_path):
     assert all(r["p_value"] == 1.0 for r in sig if r["metric"] != "mono/map")
     assert all(r["n_units"] == len(units) for r in sig)
     assert "hybrid vs" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_debiased_rows_and_gzipped_per_query_files(tmp_path):
+    """A cell re-scored after LIR appears as its own row (``hybrid + lir:1``) in Table 1 and the significance
+    tests; per-query files may be gzip-compressed (how reproduce cells keep them)."""
+    from langmix.io import gzip_file
+
+    results = results_json()
+    results["settings"]["n_resamples"] = 500
+    units = [f"en:q{i}" for i in range(30)]
+    base = np.random.default_rng(1).uniform(0.2, 0.6, len(units))
+    for cid, cell in results["cells"].items():
+        folders = {"eval": 0.0}
+        if cell["label"] == "hybrid":
+            debiased = {k: v + 0.01 for k, v in cell["metrics"].items()}
+            cell["debiased"] = {"lir:1": {"metrics": debiased, "pair_map": cell["pair_map"], "languages": LANGS}}
+            folders["eval-lir-1"] = 0.2
+        for folder, shift in folders.items():
+            per_query = {f"{BENCH}/{k}": dict(zip(units, base + shift, strict=True)) for k in KEYS}
+            write_json(tmp_path / "cells" / cid / folder / "per_query.json", per_query)
+            gzip_file(tmp_path / "cells" / cid / folder / "per_query.json")
+    write_json(tmp_path / "results.json", results)
+    finalize(tmp_path)
+    saved = read_json(tmp_path / "results.json")
+    sig = saved["significance"]["protocols"]["xquad-to-mlqa"]
+    lir = {r["metric"]: r for r in sig if r["other"] == "hybrid + lir:1"}
+    assert abs(lir["mono/map"]["hybrid_minus_other"] + 0.2) < 1e-9 and lir["mono/map"]["p_value"] < 0.01
+    table = (tmp_path / "report.md").read_text(encoding="utf-8").split("## Table 1 (measured here)")[1]
+    hybrid_mono = np.mean([v[0] + 0.01 for (label, _, _), v in INPUTS.items() if label == "hybrid"])
+    row = next(line for line in table.splitlines() if "| hybrid + lir:1 |" in line)
+    assert f"| 3 | {hybrid_mono:.3f} ±" in row
+    assert table.index("| hybrid |") < table.index("| hybrid + lir:1 |") < table.index("| hybrid-a0 |")

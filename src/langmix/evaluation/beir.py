@@ -23,10 +23,15 @@ METRICS = ("ndcg@10", "recall@100", "mrr@10")
 IndexKind = Literal["flat", "ivf", "hnsw"]
 
 
+def import_faiss():
+    """The ``faiss`` module, or a one-line error naming the ``search`` extra that installs it (training and
+    LAReQA evaluation never need it)."""
+    return require("faiss", "search", "dense search (langmix index / search / serve, BEIR/MIRACL evaluation)")
+
+
 def build_index(docs: np.ndarray, index: IndexKind = "flat", nlist: int | None = None) -> faiss.Index:
     """An inner-product faiss index over ``docs`` (n, d) float32."""
-    faiss = require("faiss", "beir", "BEIR/MIRACL search")  # an extra: LAReQA and training never need it
-
+    faiss = import_faiss()
     dim = docs.shape[1]
     if index == "flat":
         out = faiss.IndexFlatIP(dim)

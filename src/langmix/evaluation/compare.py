@@ -65,9 +65,15 @@ def paired_randomisation_test(
 Scores = dict[str, dict[str, float]]  # per-query scores of a run: metric key -> unit id -> score
 
 
+def per_query_path(run: str | Path) -> Path:
+    """``per_query.json`` of a run folder, or its gzip copy ``per_query.json.gz`` (reproduce cells keep that)."""
+    path = Path(run) / "per_query.json"
+    return path if path.is_file() or not path.with_suffix(".json.gz").is_file() else path.with_suffix(".json.gz")
+
+
 def load_per_query(run: str | Path) -> Scores:
     """Per-query scores of a finished run folder (its per_query.json; results.json, written last, must exist)."""
-    path = Path(run) / "per_query.json"
+    path = per_query_path(run)
     if not path.is_file():
         raise LangmixError(f"{run} has no per_query.json", "give folders written by 'langmix evaluate'")
     if not (Path(run) / "results.json").is_file():

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from langmix import checkpoint as ckpt
 from langmix.config import TrainConfig, set_value, validate
 from langmix.errors import LangmixError
-from langmix.io import read_json, write_json
+from langmix.io import gzip_file, read_json, write_json
 from langmix.provenance import device_info, source_commit, versions
 from langmix.reproduce.data import ProtocolData, prepare_protocol
 from langmix.reproduce.grid import PROTOCOLS, Cell, build_grid
@@ -214,6 +214,8 @@ def run_cell(
     record["wall_seconds"] = time.perf_counter() - t0
     record["device"] = device_info()
     record["commit"] = source_commit()
+    for per_query in folder.glob("eval*/per_query.json"):  # 2-15 MB each on whole test sets; kept in git
+        gzip_file(per_query)
     if cell.trains and not settings.keep_models:  # ~0.5 GB per cell for mE5-small: keep only numbers
         shutil.rmtree(folder / "train" / "best-model", ignore_errors=True)
         shutil.rmtree(ckpt.checkpoint_root(folder / "train"), ignore_errors=True)

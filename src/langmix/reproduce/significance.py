@@ -1,9 +1,9 @@
 """Significance in a reproduce report: hybrid (alpha 0.5) against every other row, per protocol and metric.
 
-Each row's per-query scores are read from its cells' ``eval/per_query.json`` (the only per-query record of a
-finished cell) and averaged over seeds per unit, then tested in memory with
-:func:`langmix.evaluation.compare.compare_scores`, the function behind ``langmix compare`` (paired Fisher
-randomisation test).
+Each row's per-query scores are read from its cells' ``eval/per_query.json.gz`` (the only per-query record
+of a finished cell; :func:`~langmix.evaluation.compare.per_query_path`), averaged over seeds per unit, and
+tested in memory with :func:`langmix.evaluation.compare.compare_scores`, the function behind
+``langmix compare`` (paired Fisher randomisation test).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from langmix.evaluation.compare import TEST_NAME, compare_scores
+from langmix.evaluation.compare import TEST_NAME, compare_scores, per_query_path
 from langmix.io import read_json
 from langmix.reproduce.aggregate import METRICS, benchmark_of, group_cells, row_order
 from langmix.reproduce.grid import HYBRID_LABEL
@@ -53,7 +53,7 @@ def significance(out: Path, results: dict[str, Any], n_resamples: int) -> dict[s
 
 def seed_averaged_per_query(out: Path, records: list[dict[str, Any]], bench: str) -> dict | None:
     """metric -> unit -> mean over the records' seeds (units present in every seed); None if files lack."""
-    files = [out / "cells" / r["id"] / r.get("eval_dir", "eval") / "per_query.json" for r in records]
+    files = [per_query_path(out / "cells" / r["id"] / r.get("eval_dir", "eval")) for r in records]
     if not all(f.is_file() for f in files):
         return None
     runs = [read_json(f) for f in files]

@@ -1,0 +1,50 @@
+"""The passages beside an index: a JSONL file read by byte offset, so a search touches only its k hits.
+
+A million passages as Python objects would cost gigabytes of memory and seconds of start-up; the
+offsets array (n + 1 int64) costs 8 MB and lets any row be read with one seek.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from langmix.search.passages import Passage
+
+PASSAGES_FILE = "passages.jsonl"
+OFFSETS_FILE = "passages.offsets.npy"
+
+
+def write_store(folder: Path, passages: Sequence[Passage]) -> None:
+    """Write the passages (one JSON object per line) and the byte offset of every line into ``folder``."""
+    offsets = np.zeros(len(passages) + 1, dtype=np.int64)
+    with open(folder / PASSAGES_FILE, "wb") as fh:
+        for i, passage in enumerate(passages):
+            line = (json.dumps(passage.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+            fh.write(line)
+            offsets[i + 1] = offsets[i] + len(line)
+    np.save(folder / OFFSETS_FILE, offsets)
+
+
+class PassageStore:
+    """Read access to the passages of an index folder by row number."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / PASSAGES_FILE
+        self.offsets = np.load(folder / OFFSETS_FILE)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def get(self, rows: Sequence[int]) -> list[Passage]:
+        """The passages at ``rows``, in that order (one open file per call: safe from any thread)."""
+        out = []
+        with open(self.path, "rb") as fh:
+            for row in rows:
+                fh.seek(int(self.offsets[row]))
+                data = fh.read(int(self.offsets[row + 1] - self.offsets[row]))
+                out.append(Passage(**json.loads(data)))
+        return out
