@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import app
+from langmix.embedded import MODEL_NAME
 
 
 @app.command()
@@ -15,7 +16,7 @@ def evaluate(
     out: Path = typer.Option(
         ..., "--out", "-o", help="Run folder: results.json, per_query.json, report.md, plots."
     ),
-    model: str = typer.Option("multilingual-e5-small", help="Model name or path."),
+    model: str = typer.Option(MODEL_NAME, help="Model name or path."),
     candidates: str = typer.Option(
         "context", help="LAReQA candidates: 'context' (sentence + paragraph) or 'sentence'."
     ),

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import app
+from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError
 
 model_app = typer.Typer(help="Manage models: convert the embedded default encoder.", no_args_is_help=True)
@@ -28,7 +29,7 @@ def encode(
     input: str = typer.Argument("-", help="JSONL (field --field), TSV (column --column) or text lines; '-' = stdin."),
     out: Path = typer.Option(..., "--out", "-o", help="Output .npy file (float32, one row per input)."),
     kind: str = typer.Option("passage", help="Prompt kind: 'query' or 'passage'."),
-    model: str = typer.Option("multilingual-e5-small", help="Model name or path."),
+    model: str = typer.Option(MODEL_NAME, help="Model name or path."),
     field: str = typer.Option("text", help="JSONL field holding the text."),
     column: int = typer.Option(0, min=0, help="TSV column (0-based) holding the text."),
     batch_size: int = typer.Option(64, min=1, help="Texts per forward pass."),

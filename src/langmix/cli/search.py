@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import app
+from langmix.embedded import MODEL_NAME
 
 SNIPPET_CHARS = 100
 
@@ -17,7 +18,7 @@ def index(
     source: str = typer.Argument(..., help="JSONL (id, text, lang, title), TSV, a BEIR folder, or xquad-r / mlqa-r "
                                            "/ lareqa:FOLDER (the benchmark's candidates)."),
     out: Path = typer.Option(..., "--out", "-o", help="Index folder to write (replaced if it holds an index)."),
-    model: str = typer.Option("multilingual-e5-small", help="Model name or path."),
+    model: str = typer.Option(MODEL_NAME, help="Model name or path."),
     kind: str = typer.Option("flat", "--index", help="flat (exact inner product), or ivf / hnsw (approximate, for "
                                                     "collections past about a million passages)."),
     candidates: str = typer.Option("sentence", help="LAReQA candidates: 'sentence' or 'context' (+ paragraph)."),

@@ -7,7 +7,7 @@ documents per query form a ranx ``Run``; metrics come from ``ranx.evaluate`` and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     import faiss
 
 METRICS = ("ndcg@10", "recall@100", "mrr@10")
-IndexKind = Literal["flat", "ivf", "hnsw"]
+IndexKind = Literal["flat", "ivf", "hnsw"]  # exact inner product, or approximate for large collections
+INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
 
 
 def import_faiss():
@@ -44,7 +45,7 @@ def build_index(docs: np.ndarray, index: IndexKind = "flat", nlist: int | None =
         out.train(docs)
         out.nprobe = max(1, nlist // 4)  # probe a quarter of the lists: recall over speed
     else:
-        raise LangmixError(f"unknown index '{index}'", "use flat, ivf or hnsw")
+        raise LangmixError(f"unknown index kind '{index}'", f"use one of {', '.join(INDEX_KINDS)}")
     out.add(docs)
     return out
 

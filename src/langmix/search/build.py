@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from langmix.errors import LangmixError
-from langmix.evaluation.beir import IndexKind, build_index, import_faiss
+from langmix.evaluation.beir import INDEX_KINDS, IndexKind, build_index, import_faiss
 from langmix.evaluation.cache import texts_hash
 from langmix.io import atomic_dir, read_json, write_json, write_npy
 from langmix.search.index import DATA_FILES, FAISS_FILE, FORMAT, META_FILE, VERSION, partial_dir
@@ -28,7 +28,6 @@ from langmix.search.models import ModelRef
 from langmix.search.passages import Passage, language_counts
 from langmix.search.store import write_store
 
-INDEX_KINDS = ("flat", "ivf", "hnsw")
 MANIFEST = "manifest.json"
 
 
