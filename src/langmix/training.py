@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from langmix import checkpoint as ckpt
 from langmix import distributed as dist
 from langmix.config import TrainConfig, dump_yaml, from_dict, to_dict
+from langmix.dropout import use_pcg64_dropout
 from langmix.encoding import embed_sorted, encoder_parts
 from langmix.errors import LangmixError
 from langmix.io import atomic_dir, check_writable, read_json, write_json, write_text
@@ -311,6 +312,8 @@ def train(
     model = load_model(config.model.name, device=env.device) if model is None else model.to(env.device)
     if config.model.freeze_embeddings:
         freeze_word_embeddings(model)
+    if config.cpu_dropout == "pcg64":
+        use_pcg64_dropout(model)
     if config.model.compile:
         compile_encoder(model)
     model.train()
