@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from langmix.data.lareqa import check_candidate_mode
+from langmix.dropout import CPU_DROPOUTS
 from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError
 from langmix.precision import PRECISIONS
@@ -85,6 +86,8 @@ class TrainConfig:
     symmetric: bool = _f(False, "add the passage -> query InfoNCE term")
     embed_chunk: int = _f(16, "texts per length-sorted forward when embedding one side of a batch, each chunk "
                           "padded to its own longest text (0: one forward padded to the batch's longest)")
+    cpu_dropout: str = _f("torch", "dropout masks on the CPU: torch (bernoulli) or pcg64 (langmix.dropout: the same "
+                          "distribution, drawn ~9x faster; a different draw than torch's)")
     grad_cache_chunk: int = _f(0, "GradCache chunk size in texts per forward (0: plain loss)")
     precision: str = _f("auto", "fp32; bf16 autocast (CUDA, or a CPU with AVX512-BF16/AMX); fp16 (CUDA); "
                          "auto = bf16 on a CUDA GPU that has it, else fp32")
@@ -153,6 +156,8 @@ def validate(config: TrainConfig) -> None:
         raise LangmixError(f"data.alpha={data.alpha} is outside [0, 1]", "use a probability such as 0.5")
     if not 0.0 < data.dev_fraction < 1.0:
         raise LangmixError(f"data.dev_fraction={data.dev_fraction} is outside (0, 1)", "use e.g. 0.1")
+    if config.cpu_dropout not in CPU_DROPOUTS:
+        raise LangmixError(f"unknown cpu_dropout '{config.cpu_dropout}'", f"use one of {', '.join(CPU_DROPOUTS)}")
     if config.precision not in PRECISIONS:
         raise LangmixError(f"unknown precision '{config.precision}'", f"use one of {', '.join(PRECISIONS)}")
     positive = {  # None (where allowed) means "no limit"

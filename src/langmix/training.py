@@ -38,6 +38,7 @@ from langmix.batches import make_text_batch, rank_slice
 from langmix.config import TrainConfig, to_dict
 from langmix.data.loaders import load_corpus
 from langmix.data.parallel import Pair, ParallelCorpus, mix
+from langmix.dropout import use_pcg64_dropout
 from langmix.encoding import embed_sorted, encoder_parts
 from langmix.errors import LangmixError
 from langmix.evaluation.lareqa import dev_evaluator
@@ -220,10 +221,12 @@ def load_data(config: TrainConfig, out_dir: Path, resuming: bool, env: dist.Dist
 
 def prepare_model(config: TrainConfig, device: str, model=None):
     """The encoder to train on ``device`` in train mode: ``model``, or ``config.model.name`` loaded; word
-    embeddings frozen and the forward compiled as the config says."""
+    embeddings frozen, PCG64 dropout (CPU) and the forward compiled as the config says."""
     model = load_model(config.model.name, device=device) if model is None else model.to(device)
     if config.model.freeze_embeddings:
         freeze_word_embeddings(model)
+    if config.cpu_dropout == "pcg64":
+        use_pcg64_dropout(model)
     if config.model.compile:
         compile_encoder(model)
     model.train()

@@ -49,14 +49,16 @@ def test_freeze_embeddings_keeps_the_matrix_and_trains_the_rest(make_config, tmp
     assert any(not torch.equal(before[k], after[k]) for k in before if k != emb)
 
 
-def test_in_process_resume_equals_uninterrupted(make_config, tmp_path, train_tiny):
+@pytest.mark.parametrize("cpu_dropout", ["torch", "pcg64"])
+def test_in_process_resume_equals_uninterrupted(make_config, tmp_path, train_tiny, cpu_dropout):
     """Delete the final checkpoint of a finished run, resume from step 6 of 8: same weights and losses."""
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    train_tiny(make_config(), straight)
-    train_tiny(make_config(), resumed)
+    config = make_config(f"cpu_dropout={cpu_dropout}")
+    train_tiny(config, straight)
+    train_tiny(config, resumed)
     shutil.rmtree(ckpt.latest_checkpoint(resumed))
     assert ckpt.latest_checkpoint(resumed).name == "step-00000006"
-    train_tiny(make_config(), resumed, resume=True)
+    train_tiny(config, resumed, resume=True)
     a, b = _weights(straight), _weights(resumed)
     assert all(torch.equal(a[k], b[k]) for k in a)
     losses = [[r["loss"] for r in read_log(run / "train_log.jsonl") if r["event"] == "train"]
