@@ -30,6 +30,19 @@ def test_a_missing_extra_is_one_line_naming_it(monkeypatch):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize(("args", "missing", "extra"), [
+    (["index", "xquad-r", "--out", "IDX"], "faiss", "search"),
+    (["search", "IDX", "Wo liegt Berlin?"], "faiss", "search"),
+    (["serve", "IDX"], "fastapi", "serve"),
+    (["serve", "IDX"], "uvicorn", "serve"),
+])
+def test_search_commands_name_their_extra(cli, monkeypatch, tmp_path, args, missing, extra):
+    """langmix index / search / serve without their extra: one line naming it, before any data or model loads."""
+    monkeypatch.setitem(sys.modules, missing, None)
+    line = cli(*[str(tmp_path / "idx") if a == "IDX" else a for a in args]).error_line()
+    assert f"needs the package '{missing}'" in line and f"pip install 'langmix[{extra}]'" in line
+
+
 def test_train_and_evaluate_without_the_extras(tiny_model_path, tmp_path):
     """What `langmix reproduce` does to a cell, in a process where accelerate, datasets and faiss cannot be
     imported (the README's first command installs langmix without extras)."""

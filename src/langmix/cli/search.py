@@ -26,9 +26,11 @@ def index(
     batch_size: int = typer.Option(64, help="Passages per forward pass."),
 ) -> None:
     """Encode a collection with a model into a searchable index (resumes an interrupted build)."""
+    from langmix.evaluation.beir import import_faiss
     from langmix.search import build_search_index, read_passages
     from langmix.search.index import read_meta
 
+    import_faiss()  # a missing extra fails before the passages are read
     passages = read_passages(source, candidates, lang)
     build_search_index(passages, model, out, kind, batch_size, source=source)
     meta = read_meta(out)
@@ -46,11 +48,13 @@ def search(
     model: str | None = typer.Option(None, help="Model to encode the query (default: the index's own)."),
 ) -> None:
     """The top k passages for a question, and the languages they are in."""
+    from langmix.evaluation.beir import import_faiss
     from langmix.search import open_searchers
     from langmix.search.search import check_k, check_query
 
     check_query(query)  # before loading the model: bad input fails at once
     check_k(k)
+    import_faiss()
     result = open_searchers([folder], model)[0].search(query, k)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
