@@ -7,7 +7,8 @@ rate, in ONE process. The runs are interleaved: a callback of the ST trainer run
 steps after every ``--block`` ST steps, so both see the same machine load. The langmix step is the body of
 :func:`langmix.training.train` (``embed`` in length-sorted chunks of ``--embed-chunk`` texts -> ``InfoNCELoss``
 -> backward -> clipped AdamW step), built from the functions of :mod:`langmix.training`, so any speed change
-there shows up here. The padded and real token counts of both sides' forwards are reported.
+there shows up here; ``--cpu-dropout pcg64`` gives langmix's side PCG64 dropout masks
+(:mod:`langmix.dropout`). The padded and real token counts of both sides' forwards are reported.
 
 Reported per side: pairs/s over steady-state steps (the first ``--warmup-steps`` are skipped), peak memory,
 achieved TFLOP/s (3x the forward matmul FLOPs of the real, unpadded tokens) and its share of the device peak;
@@ -45,6 +46,7 @@ from _common import (
 from langmix import encoding, training
 from langmix.batches import TextBatch, make_text_batch
 from langmix.config import TrainConfig
+from langmix.dropout import CPU_DROPOUTS, use_pcg64_dropout
 from langmix.losses import InfoNCELoss
 from langmix.precision import autocast, resolve_precision
 
@@ -87,6 +89,8 @@ class LangmixRunner:
         self.config.lr, self.config.weight_decay, self.config.max_grad_norm = args.lr, args.weight_decay, 1.0
         if args.compile:  # langmix's lever only: the ST side runs as its trainer does by default
             training.compile_encoder(model)
+        if args.cpu_dropout == "pcg64":  # langmix's lever only, as above
+            use_pcg64_dropout(model)
         self.optimizer = training.make_optimizer(model, self.config)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.loss_fn = InfoNCELoss(temperature=1 / 20)  # MNRL's default scale 20
@@ -219,6 +223,8 @@ def add_step_args(parser) -> None:
     parser.add_argument("--embed-chunk", type=int, default=TrainConfig().embed_chunk,
                         help="langmix side: texts per length-sorted forward chunk (0: one padded forward)")
     parser.add_argument("--passage-length", type=int, default=128, help="passage token cap on both sides")
+    parser.add_argument("--cpu-dropout", choices=CPU_DROPOUTS, default=TrainConfig().cpu_dropout,
+                        help="langmix's CPU dropout masks (langmix.dropout); the ST side keeps torch's")
 
 
 def main() -> None:
@@ -283,7 +289,7 @@ def main() -> None:
     name = f"train-{args.model}-{device}-{args.precision}-b{args.batch_size}"
     name += ("-frozen" if args.freeze_embeddings else "") + ("-nodropout" if args.no_dropout else "")
     name += "-compile" if args.compile else ""
-    name += f"-p{args.passage_length}-chunk{args.embed_chunk}"
+    name += f"-p{args.passage_length}-chunk{args.embed_chunk}" + ("-pcg64" if args.cpu_dropout == "pcg64" else "")
     write_result(name, {**environment(device), "settings": vars(args), **result})
     st_rate, lm_rate = (side["pairs_per_s"] for side in sides.values())
     print(f"ST {st_rate:.2f} pairs/s, langmix {lm_rate:.2f} pairs/s, speed-up {lm_rate / st_rate:.2f}x, "

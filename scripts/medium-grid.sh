@@ -19,3 +19,8 @@ PY
 echo "[medium-grid] pilot pick: freeze_embeddings=$frozen lr=$lr"
 langmix reproduce --config configs/reproduce-medium.yaml --out results/medium-cpu \
   --train-set "model.freeze_embeddings=$frozen" --train-set "lr=$lr"
+# 3. issue 12's bf16 check, its fp32 half: the grid's xquad-to-mlqa hybrid cells are the bf16 half; the same
+#    three runs in fp32 (a 24-question test slice: only their dev mAP is compared). Then the comparison:
+#    python benchmarks/bf16_training_check.py
+langmix reproduce --config configs/reproduce-medium.yaml --out results/bf16-check-fp32 \
+  --protocols xquad-to-mlqa --strategies hybrid --train-set precision=fp32 --test-questions 24

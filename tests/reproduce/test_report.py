@@ -130,3 +130,19 @@ def test_debiased_rows_and_gzipped_per_query_files(tmp_path):
     row = next(line for line in table.splitlines() if "| hybrid + lir:1 |" in line)
     assert f"| 3 | {hybrid_mono:.3f} ±" in row
     assert table.index("| hybrid |") < table.index("| hybrid + lir:1 |") < table.index("| hybrid-a0 |")
+
+
+def test_an_unfinished_grid_is_marked_in_progress_and_the_selection_rule_is_the_runs(tmp_path):
+    results = results_json()
+    results["grid"] = [*results["cells"], "xquad-to-mlqa/x-x-mono/seed0"]
+    results["settings"]["train"] = {"data": {"dev_benchmark": "xquad-r"}}
+    write_json(tmp_path / "results.json", results)
+    text = render(tmp_path).read_text(encoding="utf-8")
+    assert f"**In progress: {len(INPUTS)} of {len(INPUTS) + 1} cells done.**" in text
+    assert "dev multi mAP of held-out training questions (`data.dev_benchmark: xquad-r`)" in text
+    assert "InfoNCE loss on a dev split" not in text
+    results["grid"] = list(results["cells"])
+    del results["settings"]["train"]
+    write_json(tmp_path / "results.json", results)
+    text = render(tmp_path).read_text(encoding="utf-8")
+    assert "In progress" not in text and "InfoNCE loss on a dev split" in text

@@ -33,7 +33,11 @@ def fake_cells(monkeypatch, tmp_path):
             "protocol": cell.protocol,
             "label": cell.label,
             "seed": cell.seed,
-            "metrics": {},
+            "metrics": {"mlqa-r/multi/map": 0.5},
+            "languages": ["de"],
+            "pair_map": {"de": {"de": 0.5}},
+            "train_seconds": 0.5,
+            "eval_seconds": 0.5,
             "wall_seconds": 1.0,
         }
 
@@ -91,3 +95,14 @@ def test_cell_config_sets_strategy_alpha_seed_and_corpus(tmp_path):
     assert (config.data.strategy, config.data.alpha, config.seed) == ("hybrid", "proportional", 3)
     assert config.data.corpus == [f"jsonl:{(tmp_path / 'train.jsonl').resolve()}"]
     assert s.train_config().data.strategy == "hybrid" and s.train_config().seed == 0  # shared base untouched
+
+
+def test_a_killed_run_leaves_a_report_marked_in_progress(fake_cells, tmp_path):
+    ran, state = fake_cells
+    state["die_at"] = 2
+    with pytest.raises(Killed):
+        runner.run_reproduce(settings(), tmp_path)
+    assert "**In progress: 2 of 5 cells done.**" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    state["die_at"] = None
+    runner.run_reproduce(settings(), tmp_path)
+    assert "In progress" not in (tmp_path / "report.md").read_text(encoding="utf-8")

@@ -17,8 +17,6 @@ DEVIATIONS = [
     "Training data: no machine-translated QA corpus exists offline; training uses LAReQA questions of the "
     "*other* benchmark (or other articles) plus NTREX-128 inverse-cloze pairs and MKQA translation pairs, "
     "not the study's translated WikiQA/DuoRC/NewsQA/NQ/YahooQA/EntityQuestions + mMARCO.",
-    "Early stopping / model selection uses the InfoNCE loss on a dev split drawn by record id from the "
-    "training corpus; it never overlaps the test set.",
     "The study reports one run per strategy; here trained rows are mean ± std over seeds, and hybrid is "
     "tested against each other strategy per query.",
 ]
@@ -31,9 +29,13 @@ def deviations(settings: dict[str, Any]) -> list[str]:
         f"at most {train['max_steps']} steps" if train.get("max_steps") else f"{train.get('epochs')} epochs"
     )
     frozen = "frozen" if train.get("model", {}).get("freeze_embeddings") else "trained"
+    dev = train.get("data", {}).get("dev_benchmark")
+    selection = (f"the LAReQA dev multi mAP of held-out training questions (`data.dev_benchmark: {dev}`)" if dev
+                 else "the InfoNCE loss on a dev split drawn by record id from the training corpus")
     out = [
         f"Model: `{settings.get('model')}`, not XLM-R base / LaBSE.",
         *DEVIATIONS,
+        f"Early stopping / model selection uses {selection}; it never overlaps the test set.",
         f"Budget: batch {train.get('batch_size')}, {length}, lr {train.get('lr')}, word embeddings {frozen} "
         "(the study: batch 100, lr 3e-5, to early stopping).",
     ]
@@ -169,6 +171,16 @@ def protocol_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def progress_lines(results: dict[str, Any]) -> list[str]:
+    """A bold "in progress" line while cells of the grid are missing, else nothing."""
+    grid = results.get("grid") or []
+    done = sum(cell in results["cells"] for cell in grid)
+    if done >= len(grid):
+        return []
+    return [f"**In progress: {done} of {len(grid)} cells done.** The tables cover the finished cells only; the "
+            "run resumes with the same command.", ""]
+
+
 def markdown(results: dict[str, Any], figures: list[str]) -> str:
     sig = results.get("significance", {})
     parts = [
@@ -176,6 +188,7 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
         "",
         "Every number below was measured by this run; nothing expected is written in.",
         "",
+        *progress_lines(results),
         "## Settings",
         "",
         *settings_lines(results),

@@ -264,6 +264,10 @@ def run_reproduce(settings: ReproduceSettings, out: str | Path, report: bool = T
             store.data["protocols"][cell.protocol] = protocol_data[cell.protocol].info
         tqdm.write(f"[reproduce] {cell.id}")
         store.add_cell(run_cell(cell, settings, protocol_data[cell.protocol], out, base_model))
+        if report and cell is not todo[-1]:  # a long run killed between sessions still has a current report
+            from langmix.reproduce.report import finalize
+
+            finalize(out)
     if todo:
         invocation = {
             "cells_run": len(todo),
