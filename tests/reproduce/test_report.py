@@ -146,3 +146,42 @@ def test_an_unfinished_grid_is_marked_in_progress_and_the_selection_rule_is_the_
     write_json(tmp_path / "results.json", results)
     text = render(tmp_path).read_text(encoding="utf-8")
     assert "In progress" not in text and "InfoNCE loss on a dev split" in text
+
+
+def test_readme_results_block_is_rendered_from_the_run_and_stale_blocks_are_named(tmp_path):
+    """The README's lead table is a block rendered from results.json: sync writes it, a changed result makes it
+    stale, and the block shows hybrid against x-y only (the only other main row of these inputs)."""
+    from langmix.reproduce.readme import stale_blocks, sync
+
+    results = results_json()
+    results["significance"] = {
+        "test": "t", "n_resamples": 10, "unit_scores": "s",
+        "protocols": {"xquad-to-mlqa": [
+            {"other": other, "metric": m, "hybrid_minus_other": 0.01, "p_value": 0.5, "n_units": 7}
+            for other in ("zero-shot", "x-y", "hybrid-a0") for m in KEYS
+        ]},
+    }
+    write_json(tmp_path / "run" / "results.json", results)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- langmix:results run -->\nold\n<!-- /langmix:results -->\nend\n", encoding="utf-8")
+    assert stale_blocks(readme) == ["run"]
+    assert sync(readme) == 1 and stale_blocks(readme) == []
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("intro\n") and text.endswith("<!-- /langmix:results -->\nend\n") and "old" not in text
+    hybrid_multi = np.mean([v[2] for (label, _, _), v in INPUTS.items() if label == "hybrid"])
+    assert "| hybrid | 3 | " in text and f"{hybrid_multi:.3f} ±" in text and "wall s" not in text
+    assert "| x-y | +0.0100 (p=0.5) |" in text and "| zero-shot | +0.0100" not in text
+    results["cells"]["xquad-to-mlqa/hybrid/seed2"]["metrics"][f"{BENCH}/multi/map"] = 0.99
+    write_json(tmp_path / "run" / "results.json", results)
+    assert stale_blocks(readme) == ["run"]
+
+
+def test_the_readme_lead_table_equals_the_committed_medium_run():
+    """README.md's results blocks are the rendering of the committed results.json they name."""
+    from pathlib import Path
+
+    from langmix.reproduce.readme import stale_blocks
+
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    assert "<!-- langmix:results results/medium-cpu -->" in readme.read_text(encoding="utf-8")
+    assert stale_blocks(readme) == [], "run python scripts/readme-results.py"

@@ -3,6 +3,7 @@ mean ± std over seeds, the study's own numbers (marked as theirs), significance
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,8 @@ def fmt_mean_std(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def table1(results: dict[str, Any]) -> str:
+def table1(results: dict[str, Any], wall: bool = True) -> str:
+    """Mean ± std over seeds per row and metric; ``wall`` adds the mean wall seconds per cell."""
     rows_out = []
     for protocol, rows in group_cells(results).items():
         bench = benchmark_of(protocol)
@@ -74,9 +76,10 @@ def table1(results: dict[str, Any]) -> str:
             for metric in METRICS:
                 mean, std, _ = summarize(records, f"{bench}/{metric}")
                 cells.append(fmt_mean_std(mean, std, 1 if metric == "rank_distance" else 3))
-            wall = np.mean([r["wall_seconds"] for r in records])
-            rows_out.append([f"{bench} ({protocol})", label, len(records), *cells, f"{wall:.0f}"])
-    return table(["test set (protocol)", "strategy", "seeds", *METRICS.values(), "wall s / cell"], rows_out)
+            seconds = [f"{np.mean([r['wall_seconds'] for r in records]):.0f}"] if wall else []
+            rows_out.append([f"{bench} ({protocol})", label, len(records), *cells, *seconds])
+    header = ["test set (protocol)", "strategy", "seeds", *METRICS.values(), *(["wall s / cell"] if wall else [])]
+    return table(header, rows_out)
 
 
 def study_table() -> str:
@@ -90,7 +93,8 @@ def study_table() -> str:
     return table(header, rows)
 
 
-def significance_table(sig: dict[str, Any]) -> str:
+def significance_table(sig: dict[str, Any], others: Sequence[str] | None = None) -> str:
+    """Per protocol, hybrid minus each other row (p) on every metric; ``others`` keeps only those rows."""
     if not sig.get("protocols"):
         return "No significance test: hybrid (alpha 0.5) and at least one other strategy are needed.\n"
     parts = [
@@ -100,10 +104,9 @@ def significance_table(sig: dict[str, Any]) -> str:
         "",
     ]
     for protocol, rows in sig["protocols"].items():
-        others = list(dict.fromkeys(r["other"] for r in rows))
         by = {(r["other"], r["metric"]): r for r in rows}
         lines = []
-        for other in others:
+        for other in dict.fromkeys(r["other"] for r in rows if others is None or r["other"] in others):
             cells = []
             for metric in METRICS:
                 r = by.get((other, metric))
