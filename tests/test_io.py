@@ -136,3 +136,26 @@ def test_atomic_dir_removes_the_old_version_a_killed_swap_left(tmp_path: Path) -
     with atomic_dir(tmp_path / "model") as tmp:
         (tmp / "weights").write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="run_lock needs fcntl")
+def test_run_lock_refuses_a_second_process_and_frees_when_the_holder_dies(tmp_path):
+    """A folder locked by another live process gives a one-line error naming its pid; once that process is
+    gone (even killed) the lock is free; inside one process the lock is re-entrant."""
+    from langmix.io import run_lock
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from langmix.io import run_lock\n"
+         "with run_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(LangmixError, match=rf"another langmix run \(pid {holder.pid} on .*wait for it"):
+            with run_lock(tmp_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with run_lock(tmp_path), run_lock(tmp_path):
+        pass

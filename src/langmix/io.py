@@ -25,6 +25,11 @@ from typing import Any
 
 import numpy as np
 
+try:  # POSIX only; run_lock is a no-op elsewhere
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
 from langmix.errors import LangmixError
 
 
@@ -230,3 +235,36 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+_HELD_LOCKS: set[Path] = set()
+
+
+@contextlib.contextmanager
+def run_lock(folder: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder/.lock`` while the block runs, so that two processes never write one
+    run folder at once (a second ``langmix reproduce`` or ``--report-only`` on a running grid would otherwise
+    rewrite results.json under it and lose a cell). Re-entrant within a process; released when the process
+    dies, so a killed run never leaves a stale lock. Without ``fcntl`` (Windows) it does nothing."""
+    path = (Path(folder) / ".lock").resolve()
+    if fcntl is None or path in _HELD_LOCKS:
+        yield
+        return
+    _make_parent(path)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "a process"
+            raise LangmixError(f"{folder} is being written by another langmix run ({owner})",
+                               "wait for it to finish or stop it, then run this command again") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        _HELD_LOCKS.add(path)
+        try:
+            yield
+        finally:
+            _HELD_LOCKS.discard(path)

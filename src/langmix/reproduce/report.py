@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from langmix.io import read_json, write_json, write_text
+from langmix.io import read_json, run_lock, write_json, write_text
 from langmix.reproduce.figures import figures
 from langmix.reproduce.markdown_report import markdown
 from langmix.reproduce.significance import significance
@@ -32,8 +32,9 @@ def render(out: str | Path, results: dict[str, Any] | None = None) -> Path:
 def finalize(out: str | Path) -> Path:
     """Significance tests (on the cells' per-query files) into results.json, then the report."""
     out = Path(out)
-    results = read_json(out / "results.json")
-    n_resamples = results.get("settings", {}).get("n_resamples", 10_000)
-    results["significance"] = significance(out, results, n_resamples)
-    write_json(out / "results.json", results)
-    return render(out, results)
+    with run_lock(out):
+        results = read_json(out / "results.json")
+        n_resamples = results.get("settings", {}).get("n_resamples", 10_000)
+        results["significance"] = significance(out, results, n_resamples)
+        write_json(out / "results.json", results)
+        return render(out, results)

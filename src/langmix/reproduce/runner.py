@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from langmix import checkpoint as ckpt
 from langmix.config import TrainConfig, set_value, validate
 from langmix.errors import LangmixError
-from langmix.io import gzip_file, read_json, write_json
+from langmix.io import gzip_file, read_json, run_lock, write_json
 from langmix.provenance import device_info, source_commit, versions
 from langmix.reproduce.data import ProtocolData, prepare_protocol
 from langmix.reproduce.grid import PROTOCOLS, Cell, build_grid
@@ -223,8 +223,14 @@ def run_cell(
 
 
 def run_reproduce(settings: ReproduceSettings, out: str | Path, report: bool = True) -> dict[str, Any]:
-    """Run every unfinished cell of the grid into ``out``, then write the report; return results.json."""
-    out, start = Path(out), time.perf_counter()
+    """Run every unfinished cell of the grid into ``out``, then write the report; return results.json. The
+    folder is locked meanwhile: a second run on it fails with a one-line error instead of racing this one."""
+    with run_lock(out):
+        return _run_cells(settings, Path(out), report)
+
+
+def _run_cells(settings: ReproduceSettings, out: Path, report: bool) -> dict[str, Any]:
+    start = time.perf_counter()
     cells = build_grid(
         settings.protocols,
         settings.strategies,
