@@ -16,6 +16,7 @@ from langmix.evaluation.beir import build_index
 from langmix.st_adapter import to_st_dataset
 
 EXTRAS = ("accelerate", "datasets", "faiss")  # langmix[st] and langmix[search]
+DISTRIBUTIONS = ("accelerate", "datasets", "faiss_cpu")  # their distributions' names
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -44,15 +45,25 @@ def test_search_commands_name_their_extra(cli, monkeypatch, tmp_path, args, miss
 
 
 def test_train_and_evaluate_without_the_extras(tiny_model_path, tmp_path):
-    """What `langmix reproduce` does to a cell, in a process where accelerate, datasets and faiss cannot be
-    imported (the README's first command installs langmix without extras)."""
+    """What `langmix reproduce` does to a cell, in a process where accelerate, datasets and faiss are not
+    installed (the README's first command installs langmix without extras): they can neither be imported nor
+    be found by the metadata look-ups (sentence-transformers imports ``datasets`` when it finds its metadata)."""
     overrides = [f"model.name={tiny_model_path}", f"data.corpus=jsonl:{FIXTURES / 'training' / 'xquad-r-slice.jsonl'}",
                  "model.max_query_length=24", "model.max_passage_length=48", "data.dev_fraction=0.25",
                  "batch_size=8", "max_steps=2", "eval_every=2", "threads=1", "device=cpu"]
     code = f"""
+import importlib.metadata as metadata
 import sys
 for name in {EXTRAS!r}:
     sys.modules[name] = None
+from_name = metadata.Distribution.from_name.__func__
+
+def hidden(cls, name):
+    if name.replace("-", "_") in {DISTRIBUTIONS!r}:
+        raise metadata.PackageNotFoundError(name)
+    return from_name(cls, name)
+
+metadata.Distribution.from_name = classmethod(hidden)
 from langmix.config import load_config
 from langmix.evaluation.runner import run_evaluation
 from langmix.training import train
