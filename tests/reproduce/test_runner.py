@@ -86,6 +86,23 @@ def test_grid_can_grow_but_settings_cannot_change(fake_cells, tmp_path):
         runner.run_reproduce(settings(test_questions=7), tmp_path, report=False)
 
 
+def test_a_narrower_invocation_runs_its_part_first_and_the_report_still_counts_the_whole_grid(fake_cells, tmp_path):
+    ran, state = fake_cells
+    state["die_at"] = 1
+    with pytest.raises(Killed):
+        runner.run_reproduce(settings(), tmp_path)
+    state["die_at"] = None
+    ran.clear()
+    runner.run_reproduce(settings(strategies=["hybrid"]), tmp_path)
+    assert ran == ["xquad-to-mlqa/hybrid/seed0", "xquad-to-mlqa/hybrid/seed1"]
+    assert len(read_json(tmp_path / "results.json")["grid"]) == 5
+    assert "**In progress: 3 of 5 cells done.**" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    ran.clear()
+    runner.run_reproduce(settings(), tmp_path)
+    assert ran == ["xquad-to-mlqa/x-y/seed0", "xquad-to-mlqa/x-y/seed1"]
+    assert "In progress" not in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
 def test_cell_config_sets_strategy_alpha_seed_and_corpus(tmp_path):
     from langmix.reproduce.grid import build_grid
 

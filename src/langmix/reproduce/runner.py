@@ -242,7 +242,9 @@ def _run_cells(settings: ReproduceSettings, out: Path, report: bool) -> dict[str
     )
     store = ResultsStore(out, settings)
     store.data.setdefault("versions", versions())
-    store.set("grid", [c.id for c in cells])
+    # every cell asked for so far, so that a narrower invocation (--protocols, --strategies) that runs one part
+    # of the grid first neither forgets the rest nor calls the run complete
+    store.set("grid", list(dict.fromkeys([*store.data.get("grid", []), *(c.id for c in cells)])))
     todo = [c for c in cells if not store.done(c)]
     protocol_data: dict[str, ProtocolData] = {}
     zero_shot: dict[str, Any] = {}
