@@ -43,7 +43,7 @@ def lead_block(results: dict[str, Any], run: str) -> str:
 def _rendered(markdown_file: Path, run: str) -> str:
     results_file = markdown_file.parent / run / "results.json"
     if not results_file.is_file():
-        raise LangmixError(f"{markdown_file} has a results block for {run}, but {results_file} does not exist; "
+        raise LangmixError(f"{markdown_file} has a results block for {run}, but {results_file} does not exist",
                            "fix the folder named in the block's marker line or run the reproduce command first")
     return lead_block(read_json(results_file), run)
 
@@ -61,8 +61,9 @@ def sync(markdown_file: str | Path) -> int:
     text = markdown_file.read_text(encoding="utf-8")
     blocks = list(_BLOCK.finditer(text))
     if not blocks:
-        raise LangmixError(f"{markdown_file} has no results block; add the lines '<!-- langmix:results RUN -->' "
-                           "and '<!-- /langmix:results -->' where the table belongs")
+        raise LangmixError(f"{markdown_file} has no results block",
+                           "add the lines '<!-- langmix:results RUN -->' and '<!-- /langmix:results -->' where the "
+                           "table belongs")
     new = _BLOCK.sub(lambda m: m.group(1) + _rendered(markdown_file, m["run"]) + m.group(4), text)
     if new != text:
         write_text(markdown_file, new)
