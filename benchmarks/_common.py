@@ -193,6 +193,17 @@ def forward_flops(config, lengths: np.ndarray | list[int]) -> float:
     return float(layers * (per_token * lengths.sum() + 4 * d * (lengths**2).sum()))
 
 
+def padded_tokens(lengths: np.ndarray, batches: list[np.ndarray]) -> int:
+    """Tokens a forward computes over ``batches`` of indices, each padded to its longest text."""
+    return int(sum(len(b) * lengths[b].max() for b in batches))
+
+
+def st_batches(texts: list[str], batch_size: int) -> list[np.ndarray]:
+    """The batches sentence-transformers' ``encode`` forms: sorted by character length, longest first."""
+    order = np.argsort([-len(t) for t in texts])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 def device_peak_tflops(device: str, precision: str, override: float | None = None) -> tuple[float | None, str]:
     """(peak TFLOP/s, how it was set) for the share-of-peak column; ``override`` wins."""
     if override:

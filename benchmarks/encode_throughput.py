@@ -25,24 +25,16 @@ from _common import (
     environment,
     forward_flops,
     load,
+    padded_tokens,
     peak_memory,
     resolve_device,
     setup_threads,
+    st_batches,
     sync,
     write_result,
     xquad_candidates,
 )
 from langmix import encoding
-
-
-def padded_tokens(lengths: np.ndarray, batches: list[np.ndarray]) -> int:
-    return int(sum(len(b) * lengths[b].max() for b in batches))
-
-
-def st_batches(texts: list[str], batch_size: int) -> list[np.ndarray]:
-    """The batches sentence-transformers forms: sorted by character length, longest first."""
-    order = np.argsort([-len(t) for t in texts])
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def int8_copy(model):
@@ -64,8 +56,12 @@ def main() -> None:
     parser.add_argument("--languages", nargs="*", help="XQuAD-R languages to sample from (default: all 11)")
     parser.add_argument("--kind", default="passage", choices=("query", "passage"))
     parser.add_argument("--int8", action="store_true", help="langmix side: int8 dynamic quantisation (CPU experiment)")
+    parser.add_argument("--uncapped", action="store_true",
+                        help="langmix side: fixed sorted batches, without encode_fast's padding cap (for comparison)")
     args = parser.parse_args()
     setup_threads(args.threads)
+    if args.uncapped:
+        encoding.ENCODE_MAX_PADDING = None  # encode_batches then forms plain fixed-size sorted batches
     device = resolve_device(args.device)
     model = load(args.model, device)
     texts = xquad_candidates(args.limit, args.seed, args.languages)
@@ -125,7 +121,7 @@ def main() -> None:
     result["tokens"] = {
         "real": int(lengths.sum()),
         "padded_st_batches": padded_tokens(lengths, st_batches(texts, args.batch_size)),
-        "padded_langmix_batches": padded_tokens(lengths, encoding.length_batches(lengths, args.batch_size)),
+        "padded_langmix_batches": padded_tokens(lengths, encoding.encode_batches(lengths, args.batch_size)),
         "mean_length": float(lengths.mean()),
         "max_length": int(lengths.max()),
     }
@@ -134,7 +130,8 @@ def main() -> None:
     settings = {k: v for k, v in vars(args).items()}
     settings["n_texts"] = len(texts)
     langs = "-".join(args.languages) if args.languages else "all"
-    name = f"encode-{args.model}-{device}-{args.precision}-{langs}" + ("-int8" if args.int8 else "")
+    name = f"encode-{args.model}-{device}-{args.precision}-{langs}"
+    name += ("-int8" if args.int8 else "") + ("-uncapped" if args.uncapped else "")
     write_result(name, {**environment(device), "settings": settings, **result})
     print(f"speed-up {result['speedup_langmix_over_st']:.2f}x, cosine min {cos.min():.6f}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -85,11 +86,52 @@ def test_sorted_batches_pad_less_than_input_order():
     rng = np.random.default_rng(0)
     lengths = rng.integers(5, 300, size=256)
 
-    def padded_tokens(batches):
-        return sum(len(b) * lengths[b].max() for b in batches)
-
     in_order = [np.arange(i, i + 32) for i in range(0, 256, 32)]
-    assert padded_tokens(encoding.length_batches(lengths, 32)) < 0.8 * padded_tokens(in_order)
+    assert padded_tokens(lengths, encoding.length_batches(lengths, 32)) < 0.8 * padded_tokens(lengths, in_order)
+
+
+def padded_tokens(lengths: np.ndarray, batches: list[np.ndarray]) -> int:
+    return int(sum(len(b) * lengths[b].max() for b in batches))
+
+
+def test_padding_cap_closes_batches_early_only_where_allowed():
+    rng = np.random.default_rng(0)
+    lengths = np.concatenate([rng.integers(5, 60, size=500), rng.integers(200, 512, size=20)])
+    batches = encoding.length_batches(lengths, 64, max_padding=0.02, min_tokens=512)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(len(lengths)))
+    assert [lengths[i] for i in flat] == sorted(lengths.tolist(), reverse=True)
+    assert max(len(b) for b in batches) <= 64
+    for b, following in pairwise(batches):
+        longest = lengths[b].max()
+        padding = 1 - lengths[b].sum() / (len(b) * longest)
+        allowed_to_close = len(b) * longest >= 512
+        if len(b) < 64:  # closed early: only because the next text would break the cap, once allowed
+            with_next = np.append(lengths[b], lengths[following[0]])
+            assert allowed_to_close and 1 - with_next.sum() / (len(with_next) * longest) > 0.02
+        if len(b) > 1 and (len(b) - 1) * longest >= 512:  # the cap held when the last text joined
+            assert padding <= 0.02
+    fixed = encoding.length_batches(lengths, 64)
+    assert padded_tokens(lengths, batches) < 0.8 * padded_tokens(lengths, fixed)
+
+
+def test_padding_cap_keeps_equal_lengths_in_full_batches():
+    lengths = [7] * 130
+    capped = encoding.length_batches(lengths, 64, max_padding=0.0, min_tokens=0)
+    assert [b.tolist() for b in capped] == [b.tolist() for b in encoding.length_batches(lengths, 64)]
+
+
+def test_encode_fast_runs_the_capped_batches(tiny_model, monkeypatch):
+    # no token floor and no padding allowed: every change of length closes a batch
+    monkeypatch.setattr(encoding, "ENCODE_MIN_TOKENS", 0)
+    monkeypatch.setattr(encoding, "ENCODE_MAX_PADDING", 0.0)
+    parts = encoding.encoder_parts(tiny_model)
+    lengths = [len(r) for r in encoding.tokenize(parts, TEXTS, tiny_model.prompts["passage"])]
+    done: list[int] = []
+    emb = encoding.encode_fast(tiny_model, TEXTS, "passage", batch_size=64, on_batch=done.append)
+    assert done == [len(b) for b in encoding.encode_batches(lengths, 64)]
+    assert len(done) == len(set(lengths)) > 1  # one batch per distinct length
+    np.testing.assert_allclose(emb, encoding.st_encode(tiny_model, TEXTS, "passage"), atol=1e-5)
 
 
 def test_pad_and_mean_pool_ignore_padding():
