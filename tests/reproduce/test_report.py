@@ -3,12 +3,16 @@ significance from per-query files through the evaluation package's compare machi
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from langmix.io import read_json, write_json
 from langmix.reproduce.aggregate import summarize
+from langmix.reproduce.figures import dev_curve
 from langmix.reproduce.report import finalize, render
 from langmix.reproduce.study import STUDY_TABLE1
+from langmix.run_folder import LOG_FILE
 
 BENCH = "mlqa-r"
 LANGS = ["de", "en"]
@@ -68,8 +72,28 @@ def test_table1_shows_mean_and_sample_std_over_seeds(tmp_path):
     # the study's numbers sit in their own, labelled section
     study = text.split("## The study's numbers (NOT measured here)")[1]
     assert f"{STUDY_TABLE1['mlqa-r']['LaBSE']['hybrid'][0]:.3f}" in study
-    for name in ("heatmap-xquad-to-mlqa.png", "alpha_curve-xquad-to-mlqa.png"):
+    for name in ("metrics-xquad-to-mlqa.png", "heatmap-xquad-to-mlqa.png", "alpha_curve-xquad-to-mlqa.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({name})" in text
+    assert not (tmp_path / "dev_curves-xquad-to-mlqa.png").exists()  # no training logs, no dev figure
+
+
+def testdev_curves_come_from_the_cells_training_logs(tmp_path):
+    results = results_json()
+    for cell in results["cells"].values():
+        cell["train"] = {"steps": 4, "best_step": 2, "selection_metric": "xquad-r/multi/map"}
+    cid = "xquad-to-mlqa/hybrid/seed1"
+    log = tmp_path / "cells" / cid / "train" / LOG_FILE
+    log.parent.mkdir(parents=True)
+    rows = [{"step": 1, "loss": 0.9}, {"event": "dev", "step": 2, "xquad-r/multi/map": 0.6},
+            {"event": "dev", "step": 4, "xquad-r/multi/map": 0.55, "dev_loss": 0.3}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert dev_curve(tmp_path, results["cells"][cid]) == ([2, 4], [0.6, 0.55], 2)
+    assert dev_curve(tmp_path, results["cells"]["xquad-to-mlqa/hybrid/seed0"]) is None  # no log
+    write_json(tmp_path / "results.json", results)
+    text = render(tmp_path).read_text(encoding="utf-8")
+    assert (tmp_path / "dev_curves-xquad-to-mlqa.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](dev_curves-xquad-to-mlqa.png)" in text
 
 
 def test_summarize_one_seed_has_no_std():

@@ -1,4 +1,5 @@
-"""The figures of a reproduce report: per protocol the alpha curve and the language-pair mAP heatmaps (PNG)."""
+"""The figures of a reproduce report, per protocol (PNG): the four metrics of every row, the dev curves of the
+trained rows, the alpha curve and the language-pair mAP heatmaps."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import numpy as np
 
 from langmix.plotting import pyplot, save_png
 from langmix.reproduce.aggregate import METRICS, alpha_points, benchmark_of, group_cells, row_order, summarize
-from langmix.reproduce.grid import MAIN_ROWS
+from langmix.reproduce.grid import HYBRID_LABEL, MAIN_ROWS
+from langmix.run_folder import LOG_FILE, read_log
+
+ZERO_SHOT = "zero-shot"
 
 
 def _save(fig, path: Path) -> None:
@@ -46,6 +50,99 @@ def plot_alpha_curve(protocol: str, rows: dict[str, list[dict[str, Any]]]):
     return fig
 
 
+def _style(label: str) -> dict[str, Any]:
+    """One colour per strategy in every figure; an alpha-sweep row dotted and a debiased row hatched in
+    hybrid's / its strategy's colour."""
+    base = label.split(" + ", 1)[0]
+    names = list(MAIN_ROWS)
+    color = f"C{names.index(base if base in names else HYBRID_LABEL) % 10}"
+    return {"color": color, "hatch": "//" if " + " in label else (None if base in names else "..")}
+
+
+def plot_metrics(protocol: str, rows: dict[str, list[dict[str, Any]]]):
+    """The headline picture: one panel per metric, a bar per row (mean over seeds), each seed a dot, error
+    bar = std over seeds; zero-shot's value as a dashed line to read every row's gain against."""
+    plt = pyplot()
+    bench, labels = benchmark_of(protocol), row_order(rows)
+    fig, axes = plt.subplots(1, 4, figsize=(max(12.0, 1.9 * len(labels)), 4.2))
+    for ax, (metric, name) in zip(axes, METRICS.items(), strict=True):
+        key = f"{bench}/{metric}"
+        stats = [summarize(rows[label], key) for label in labels]
+        x = np.arange(len(labels))
+        bars = ax.bar(x, [m for m, _, _ in stats], yerr=[0 if np.isnan(sd) else sd for _, sd, _ in stats],
+                      capsize=3, alpha=0.75, edgecolor="white")
+        for bar, label in zip(bars, labels, strict=True):
+            style = _style(label)
+            bar.set_facecolor(style["color"])
+            bar.set_hatch(style["hatch"])
+        for i, label in enumerate(labels):
+            seeds = [r["metrics"][key] for r in rows[label] if r["metrics"].get(key) is not None]
+            ax.plot([i] * len(seeds), seeds, "k.", markersize=4)
+        if ZERO_SHOT in rows:
+            ax.axhline(summarize(rows[ZERO_SHOT], key)[0], color="grey", linestyle="--", linewidth=1)
+        _zoom(ax, [m for m, _, _ in stats])
+        ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
+        ax.set_title(f"{name} (lower = less bias)" if metric == "rank_distance" else name, fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"{bench} ({protocol}): mean over seeds, dots = seeds, dashed = zero-shot")
+    fig.tight_layout()
+    return fig
+
+
+def _zoom(ax, values: list[float]) -> None:
+    """Start the y axis near the smallest bar, so that differences of a few points show."""
+    finite = [v for v in values if not np.isnan(v)]
+    if finite:
+        low, high = min(finite), max(finite)
+        span = (high - low) or 0.1 * abs(high)
+        ax.set_ylim(max(0.0, low - 0.5 * span), None)
+
+
+def plotdev_curves(protocol: str, rows: dict[str, list[dict[str, Any]]], out: Path):
+    """The model-selection metric on dev data against the training step, per trained row: each seed a thin
+    line with its chosen step starred, the mean over seeds thick. A curve still rising at its last step says
+    the budget, not the criterion, ended training. None when no cell has a training log."""
+    curves = {}
+    for label, records in rows.items():
+        found = [c for c in (dev_curve(out, r) for r in records) if c]
+        if found and " + " not in label:  # a debiased row shares its cells' training
+            curves[label] = found
+    if not curves:
+        return None
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for label, found in curves.items():
+        color = _style(label)["color"]
+        for steps, values, best in found:
+            ax.plot(steps, values, color=color, alpha=0.35, linewidth=1)
+            if best in steps:
+                ax.plot([best], [values[steps.index(best)]], "*", color=color, markersize=8)
+        common = sorted(set.intersection(*(set(steps) for steps, _, _ in found)))
+        means = [np.mean([values[steps.index(s)] for steps, values, _ in found]) for s in common]
+        ax.plot(common, means, color=color, linewidth=2.2, marker="o", markersize=3, label=f"{label} ({len(found)})")
+    metric = rows[next(iter(curves))][0]["train"]["selection_metric"]
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"dev {metric}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, title="row (seeds)", title_fontsize=8)
+    ax.set_title(f"{protocol}: dev curves (star = selected step)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def dev_curve(out: Path, record: dict[str, Any]) -> tuple[list[int], list[float], int] | None:
+    """(steps, dev values of the selection metric, selected step) from a trained cell's log, or None."""
+    train = record.get("train") or {}
+    log = out / "cells" / record["id"] / "train" / LOG_FILE
+    metric = train.get("selection_metric")
+    if not metric or not log.is_file():
+        return None
+    dev = [row for row in read_log(log) if row.get("event") == "dev" and row.get(metric) is not None]
+    if not dev:
+        return None
+    return [int(row["step"]) for row in dev], [float(row[metric]) for row in dev], train.get("best_step")
+
+
 def plot_heatmaps(protocol: str, rows: dict[str, list[dict[str, Any]]]):
     """One language-pair mAP panel per main row (mean over seeds); rows = query, columns = pool language."""
     plt = pyplot()
@@ -53,7 +150,7 @@ def plot_heatmaps(protocol: str, rows: dict[str, list[dict[str, Any]]]):
     langs = rows[labels[0]][0]["languages"]
     n = len(langs)
     fig, axes = plt.subplots(
-        1, len(labels), figsize=(0.45 * n * len(labels) + 1.5, 0.45 * n + 1.4), squeeze=False
+        1, len(labels), figsize=(0.3 * n * len(labels) + 1.5, 0.3 * n + 1.2), squeeze=False, layout="constrained"
     )
     image = None
     for ax, label in zip(axes[0], labels, strict=True):
@@ -84,6 +181,12 @@ def _seed_mean(grids: list) -> np.ndarray:
 def figures(out: Path, results: dict[str, Any]) -> list[str]:
     names = []
     for protocol, rows in group_cells(results).items():
+        _save(plot_metrics(protocol, rows), out / f"metrics-{protocol}.png")
+        names.append(f"metrics-{protocol}.png")
+        dev = plotdev_curves(protocol, rows, out)
+        if dev is not None:
+            _save(dev, out / f"dev_curves-{protocol}.png")
+            names.append(f"dev_curves-{protocol}.png")
         _save(plot_heatmaps(protocol, rows), out / f"heatmap-{protocol}.png")
         names.append(f"heatmap-{protocol}.png")
         if len(alpha_points(rows)) >= 2:

@@ -4,8 +4,8 @@ significance tests), one job per module:
 * :mod:`.aggregate`: cells grouped into the study's rows; mean and sample standard deviation over seeds;
 * :mod:`.significance`: per protocol, hybrid (alpha 0.5) against every other row, on per-query scores
   averaged over seeds, in memory with the test of ``langmix compare`` (Fisher randomisation test);
-* :mod:`.figures`: the alpha curve (mono, cross, multi mAP and rank distance against hybrid's alpha) and the
-  language-pair mAP heatmaps, one panel per strategy, averaged over seeds (PNG per protocol);
+* :mod:`.figures`: the four metrics of every row (bars, seeds as dots), the dev curves of the trained rows
+  (from the cells' training logs), the alpha curve and the language-pair mAP heatmaps (PNG per protocol);
 * :mod:`.markdown_report`: report.md, Table 1 next to the study's numbers (clearly marked as theirs).
 """
 
