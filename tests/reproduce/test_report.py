@@ -195,6 +195,10 @@ def test_readme_results_block_is_rendered_from_the_run_and_stale_blocks_are_name
     hybrid_multi = np.mean([v[2] for (label, _, _), v in INPUTS.items() if label == "hybrid"])
     assert "| hybrid | 3 | " in text and f"{hybrid_multi:.3f} ±" in text and "wall s" not in text
     assert "| x-y | +0.0100 (p=0.5) |" in text and "| zero-shot | +0.0100" not in text
+    assert "![" not in text  # no figure in the run folder, no image
+    render(tmp_path / "run")  # writes metrics-xquad-to-mlqa.png beside results.json
+    assert stale_blocks(readme) == ["run"] and sync(readme) == 1
+    assert "![metrics-xquad-to-mlqa](run/metrics-xquad-to-mlqa.png)" in readme.read_text(encoding="utf-8")
     results["cells"]["xquad-to-mlqa/hybrid/seed2"]["metrics"][f"{BENCH}/multi/map"] = 0.99
     write_json(tmp_path / "run" / "results.json", results)
     assert stale_blocks(readme) == ["run"]

@@ -26,8 +26,9 @@ LEAD_OTHERS = ("x-y", "x-x-mono")
 _BLOCK = re.compile(r"(<!-- langmix:results (?P<run>\S+) -->\n)(?P<body>.*?)(<!-- /langmix:results -->)", re.S)
 
 
-def lead_block(results: dict[str, Any], run: str) -> str:
-    """The lead table of a run: every row's mean ± std over seeds, then hybrid against x-y and x-x-mono."""
+def lead_block(results: dict[str, Any], run: str, figures: list[str] = ()) -> str:
+    """The lead table of a run: every row's mean ± std over seeds, then hybrid against x-y and x-x-mono, then
+    ``figures`` (file names in the run folder) as images."""
     return "\n".join([
         f"Rendered from `{run}/results.json` by `python scripts/readme-results.py`; full report: "
         f"`{run}/report.md`.",
@@ -37,6 +38,7 @@ def lead_block(results: dict[str, Any], run: str) -> str:
         "",
         significance_table(results.get("significance", {}), others=LEAD_OTHERS).rstrip("\n"),
         "",
+        *(f"![{Path(name).stem}]({run}/{name})\n" for name in figures),
     ])
 
 
@@ -45,7 +47,10 @@ def _rendered(markdown_file: Path, run: str) -> str:
     if not results_file.is_file():
         raise LangmixError(f"{markdown_file} has a results block for {run}, but {results_file} does not exist",
                            "fix the folder named in the block's marker line or run the reproduce command first")
-    return lead_block(read_json(results_file), run)
+    results = read_json(results_file)
+    protocols = dict.fromkeys(cell["protocol"] for cell in results["cells"].values())
+    figures = [f"metrics-{p}.png" for p in protocols if (results_file.parent / f"metrics-{p}.png").is_file()]
+    return lead_block(results, run, figures)
 
 
 def stale_blocks(markdown_file: str | Path) -> list[str]:
