@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 11's medium grid on the CPU, resumable across sessions (run from the repository root):
 #   nohup bash scripts/medium-grid.sh >> results/medium-cpu.log 2>&1 &
-# run from a worktree at the grid's pinned commit eaba1f5 (docs/reproduce.md says how), so every cell keeps one code.
+# run from a worktree at the grid's pinned commit (the head of branch `grid`; docs/reproduce.md says how), so every
+# cell keeps one training and evaluation code.
 # 1. once: the dev-only pilot that picks lr and frozen/unfrozen word embeddings (scripts/medium-pilot.sh);
 # 2. the grid itself, `langmix reproduce --config configs/reproduce-medium.yaml --out results/medium-cpu`,
 #    with the pilot's pick (configs/reproduce-medium.yaml holds the same values once the pick is known, so
