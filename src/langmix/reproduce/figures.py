@@ -98,14 +98,16 @@ def _zoom(ax, values: list[float]) -> None:
         ax.set_ylim(max(0.0, low - 0.5 * span), None)
 
 
-def plotdev_curves(protocol: str, rows: dict[str, list[dict[str, Any]]], out: Path):
+def plot_dev_curves(protocol: str, rows: dict[str, list[dict[str, Any]]], out: Path):
     """The model-selection metric on dev data against the training step, per trained row: each seed a thin
     line with its chosen step starred, the mean over seeds thick. A curve still rising at its last step says
     the budget, not the criterion, ended training. None when no cell has a training log."""
     curves = {}
     for label, records in rows.items():
+        if " + " in label:  # a debiased row shares its cells' training
+            continue
         found = [c for c in (dev_curve(out, r) for r in records) if c]
-        if found and " + " not in label:  # a debiased row shares its cells' training
+        if found:
             curves[label] = found
     if not curves:
         return None
@@ -183,7 +185,7 @@ def figures(out: Path, results: dict[str, Any]) -> list[str]:
     for protocol, rows in group_cells(results).items():
         _save(plot_metrics(protocol, rows), out / f"metrics-{protocol}.png")
         names.append(f"metrics-{protocol}.png")
-        dev = plotdev_curves(protocol, rows, out)
+        dev = plot_dev_curves(protocol, rows, out)
         if dev is not None:
             _save(dev, out / f"dev_curves-{protocol}.png")
             names.append(f"dev_curves-{protocol}.png")

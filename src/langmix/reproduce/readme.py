@@ -15,6 +15,7 @@ is still writing cells.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ LEAD_OTHERS = ("x-y", "x-x-mono")
 _BLOCK = re.compile(r"(<!-- langmix:results (?P<run>\S+) -->\n)(?P<body>.*?)(<!-- /langmix:results -->)", re.S)
 
 
-def lead_block(results: dict[str, Any], run: str, figures: list[str] = ()) -> str:
+def lead_block(results: dict[str, Any], run: str, figures: Sequence[str] = ()) -> str:
     """The lead table of a run: every row's mean ± std over seeds, then hybrid against x-y and x-x-mono, then
     ``figures`` (file names in the run folder) as images."""
     return "\n".join([
