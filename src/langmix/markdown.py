@@ -1,4 +1,5 @@
-"""Markdown tables, the one way every langmix report (evaluation, comparison, reproduce, model card) writes one."""
+"""Markdown tables (the one way every langmix report writes one: evaluation, comparison, reproduce, model card)
+and signed differences."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     newline). Cells are ``str()``-ed as given, so callers format numbers themselves."""
     lines = [_row(header), "|" + "---|" * len(header)]
     return "\n".join(lines + [_row(row) for row in rows])
+
+
+def signed(value: float, digits: int) -> str:
+    """``+0.0123``; a difference that rounds to zero prints as ``+0.0000``, never ``-0.0000``."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def _row(cells: Sequence[object]) -> str:

@@ -78,7 +78,7 @@ def test_table1_shows_mean_and_sample_std_over_seeds(tmp_path):
     assert not (tmp_path / "dev_curves-xquad-to-mlqa.png").exists()  # no training logs, no dev figure
 
 
-def testdev_curves_come_from_the_cells_training_logs(tmp_path):
+def test_dev_curves_come_from_the_cells_training_logs(tmp_path):
     results = results_json()
     for cell in results["cells"].values():
         cell["train"] = {"steps": 4, "best_step": 2, "selection_metric": "xquad-r/multi/map"}
@@ -191,7 +191,7 @@ def test_readme_results_block_is_rendered_from_the_run_and_stale_blocks_are_name
     assert stale_blocks(readme) == ["run"]
     assert sync(readme) == 1 and stale_blocks(readme) == []
     text = readme.read_text(encoding="utf-8")
-    assert text.startswith("intro\n") and text.endswith("<!-- /langmix:results -->\nend\n") and "old" not in text
+    assert text.startswith("intro\n") and text.endswith("<!-- /langmix:results -->\nend\n") and "\nold\n" not in text
     hybrid_multi = np.mean([v[2] for (label, _, _), v in INPUTS.items() if label == "hybrid"])
     assert "| hybrid | 3 | " in text and f"{hybrid_multi:.3f} ±" in text and "wall s" not in text
     assert "| x-y | +0.0100 (p=0.5) |" in text and "| zero-shot | +0.0100" not in text

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from langmix.markdown import table
+from langmix.markdown import signed, table
 from langmix.reproduce.aggregate import METRICS, benchmark_of, group_cells, row_order, summarize
+from langmix.reproduce.claim import claim_section
 from langmix.reproduce.grid import PROTOCOLS
 from langmix.reproduce.study import SOURCE, STUDY_TABLE1
 
@@ -114,18 +115,13 @@ def significance_table(sig: dict[str, Any], others: Sequence[str] | None = None)
                 cells.append(
                     "n/a"
                     if r is None
-                    else f"{_signed(r['hybrid_minus_other'], digits)} (p={r['p_value']:.3g})"
+                    else f"{signed(r['hybrid_minus_other'], digits)} (p={r['p_value']:.3g})"
                 )
             units = " / ".join(str(by[(other, m)]["n_units"]) if (other, m) in by else "-" for m in METRICS)
             lines.append([other, *cells, units])
         header = ["hybrid vs", *METRICS.values(), "units (mono / cross / multi / rd)"]
         parts += [f"**{benchmark_of(protocol)} ({protocol})**", "", table(header, lines), ""]
     return "\n".join(parts)
-
-
-def _signed(value: float, digits: int) -> str:
-    """``+0.0123``; a difference that rounds to zero prints as ``+0.0000``, never ``-0.0000``."""
-    return f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def cells_table(results: dict[str, Any]) -> str:
@@ -222,6 +218,10 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
         "## Significance: hybrid (alpha 0.5) vs every other strategy",
         "",
         significance_table(sig),
+        "## The study's claim, part by part",
+        "",
+        claim_section(sig) or "Not tested yet: hybrid, x-x-mono and x-y cells are needed.",
+        "",
         "## Figures",
         "",
         *(f"![{Path(f).stem}]({f})" for f in figures),

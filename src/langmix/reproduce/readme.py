@@ -21,6 +21,7 @@ from typing import Any
 
 from langmix.errors import LangmixError
 from langmix.io import read_json, write_text
+from langmix.reproduce.claim import claim_section
 from langmix.reproduce.markdown_report import progress_lines, significance_table, table1
 
 LEAD_OTHERS = ("x-y", "x-x-mono")
@@ -28,8 +29,9 @@ _BLOCK = re.compile(r"(<!-- langmix:results (?P<run>\S+) -->\n)(?P<body>.*?)(<!-
 
 
 def lead_block(results: dict[str, Any], run: str, figures: Sequence[str] = ()) -> str:
-    """The lead table of a run: every row's mean ± std over seeds, then hybrid against x-y and x-x-mono, then
-    ``figures`` (file names in the run folder) as images."""
+    """The lead table of a run: every row's mean ± std over seeds, then hybrid against x-y and x-x-mono, the
+    study's claim checked part by part, then ``figures`` (file names in the run folder) as images."""
+    claim = claim_section(results.get("significance", {}))
     return "\n".join([
         f"Rendered from `{run}/results.json` by `python scripts/readme-results.py`; full report: "
         f"`{run}/report.md`.",
@@ -39,6 +41,7 @@ def lead_block(results: dict[str, Any], run: str, figures: Sequence[str] = ()) -
         "",
         significance_table(results.get("significance", {}), others=LEAD_OTHERS).rstrip("\n"),
         "",
+        *([claim.rstrip("\n"), ""] if claim else []),
         *(f"![{Path(name).stem}]({run}/{name})\n" for name in figures),
     ])
 

@@ -1,0 +1,104 @@
+"""The study's claim, checked part by part against a reproduce run's significance tests.
+
+The claim (Elmahdy et al. 2024): hybrid batching gives *the best of both* batch compositions, i.e. on every
+metric hybrid is at least as good as the better of x-x-mono (strong on mono) and x-y (strong on cross, multi
+and rank distance). Here that is read as four parts, one per metric; a part **fails** if hybrid is
+significantly worse than x-x-mono or than x-y on that metric, and **holds** otherwise.
+
+"Significantly" means: Holm-Bonferroni over the protocol's (up to) 8 tests (4 metrics x 2 opponents) at
+family-wise level ``level`` (0.05), on the two-sided p-values of the paired randomisation test that the run's
+``significance`` section holds. Holm rejects the k-th smallest of m p-values (k = 1, 2, ...) while
+``p_(k) <= level / (m - k + 1)``, and stops at the first that fails. A part that holds is *not* evidence of
+equality: a test that cannot see a small difference also lets the part hold, which is why the difference and
+its p-value are printed beside every verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from langmix.markdown import signed, table
+from langmix.reproduce.aggregate import METRICS, benchmark_of
+
+OPPONENTS = ("x-x-mono", "x-y")
+LOWER_IS_BETTER = {"rank_distance"}
+
+
+@dataclass(frozen=True)
+class Test:
+    metric: str
+    other: str
+    difference: float  # hybrid minus other
+    p_value: float
+    rejected: bool  # Holm: the difference is significant
+
+    @property
+    def hybrid_worse(self) -> bool:
+        sign = -1 if self.metric in LOWER_IS_BETTER else 1
+        return self.rejected and sign * self.difference < 0
+
+
+def holm(p_values: list[float], level: float) -> list[bool]:
+    """Holm-Bonferroni step-down: which hypotheses are rejected at family-wise error ``level``."""
+    order = sorted(range(len(p_values)), key=p_values.__getitem__)
+    rejected = [False] * len(p_values)
+    for k, i in enumerate(order):
+        if p_values[i] > level / (len(p_values) - k):
+            break
+        rejected[i] = True
+    return rejected
+
+
+def claim_tests(rows: list[dict[str, Any]], level: float = 0.05) -> list[Test]:
+    """The protocol's hybrid-vs-{x-x-mono, x-y} tests (significance records) with Holm's decision each."""
+    kept = [r for r in rows if r["other"] in OPPONENTS and r["metric"] in METRICS]
+    decisions = holm([r["p_value"] for r in kept], level)
+    return [Test(r["metric"], r["other"], r["hybrid_minus_other"], r["p_value"], d)
+            for r, d in zip(kept, decisions, strict=True)]
+
+
+def verdicts(tests: list[Test]) -> dict[str, str]:
+    """metric -> "holds" / "fails (worse than x-y)" / "not tested" (an opponent's test is missing)."""
+    out = {}
+    for metric in METRICS:
+        mine = [t for t in tests if t.metric == metric]
+        worse = [t.other for t in mine if t.hybrid_worse]
+        if worse:
+            out[metric] = f"fails (worse than {' and '.join(worse)})"
+        else:
+            out[metric] = "holds" if len(mine) == len(OPPONENTS) else "not tested"
+    return out
+
+
+def claim_section(sig: dict[str, Any], level: float = 0.05) -> str:
+    """Per protocol, a table: each metric's verdict with hybrid minus x-x-mono and minus x-y (p), then a
+    one-line summary. Empty if the run has no hybrid-vs-x-x-mono/x-y test yet."""
+    parts = []
+    for protocol, rows in sig.get("protocols", {}).items():
+        tests = claim_tests(rows, level)
+        if not tests:
+            continue
+        by = {(t.metric, t.other): t for t in tests}
+        found = verdicts(tests)
+        lines = [[label, found[metric], *(_cell(by.get((metric, other)), metric) for other in OPPONENTS)]
+                 for metric, label in METRICS.items()]
+        failed = [METRICS[m] for m, v in found.items() if v.startswith("fails")]
+        summary = (f"The claim fails on {', '.join(failed)}." if failed
+                   else "No part of the claim fails." if "not tested" not in found.values()
+                   else "Not every part is tested yet.")
+        parts += [f"**{benchmark_of(protocol)} ({protocol})**: {summary}", "",
+                  table(["metric", "best of both?", *(f"hybrid − {o} (p)" for o in OPPONENTS)], lines), ""]
+    if not parts:
+        return ""
+    head = (f"The study's claim, part by part: on each metric hybrid is not significantly worse than x-x-mono "
+            f"or x-y (Holm-Bonferroni over the 8 tests of a protocol, family-wise level {level:g}; a "
+            "difference marked * is significant). A part that holds shows no significant loss, not equality.")
+    return "\n".join([head, "", *parts])
+
+
+def _cell(test: Test | None, metric: str) -> str:
+    if test is None:
+        return "n/a"
+    digits = 1 if metric in LOWER_IS_BETTER else 4
+    return f"{signed(test.difference, digits)}{'*' if test.rejected else ''} (p={test.p_value:.2g})"

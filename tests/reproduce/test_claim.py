@@ -1,0 +1,77 @@
+"""The study's claim checked part by part: Holm's step-down, the direction of each metric, missing tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from langmix.reproduce.claim import claim_section, claim_tests, holm, verdicts
+
+
+def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
+    # sorted: .005 <= .05/4, .01 <= .05/3, .03 > .05/2 -> stop (so .04 is kept although .04 <= .05/1)
+    assert holm([0.01, 0.04, 0.03, 0.005], 0.05) == [True, False, False, True]
+    assert holm([0.2, 0.3], 0.05) == [False, False]
+    assert holm([], 0.05) == []
+
+
+def test_holm_matches_the_adjusted_p_value_definition():
+    """Holm rejects exactly where the adjusted p-value max_{j<=k} (m - j + 1) p_(j) is <= level."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        p = list(rng.uniform(0, 0.08, size=int(rng.integers(1, 9))))
+        order = np.argsort(p)
+        scaled = [(len(p) - k) * p[i] for k, i in enumerate(order)]
+        adjusted = np.empty(len(p))
+        adjusted[order] = np.maximum.accumulate(scaled)
+        assert holm(p, 0.05) == list(adjusted <= 0.05)
+
+
+def row(metric: str, other: str, diff: float, p: float) -> dict:
+    return {"metric": metric, "other": other, "hybrid_minus_other": diff, "p_value": p, "n_units": 10}
+
+
+ROWS = [
+    row("mono/map", "x-x-mono", -0.004, 0.30),  # worse but not significant: holds
+    row("mono/map", "x-y", +0.010, 0.0001),
+    row("cross/map", "x-x-mono", +0.020, 0.0001),
+    row("cross/map", "x-y", -0.008, 0.0001),  # significantly worse: fails
+    row("multi/map", "x-x-mono", +0.020, 0.0001),
+    row("multi/map", "x-y", +0.001, 0.60),
+    row("rank_distance", "x-x-mono", -50.0, 0.0001),  # lower is better: hybrid better
+    row("rank_distance", "x-y", +9.0, 0.001),  # higher rank distance, significant: fails
+    row("multi/map", "en-en", -0.2, 0.0001),  # not an opponent of the claim: ignored
+]
+
+
+def test_a_part_fails_only_where_hybrid_is_significantly_worse_in_that_metrics_direction():
+    tests = claim_tests(ROWS)
+    assert len(tests) == 8 and all(t.other in ("x-x-mono", "x-y") for t in tests)
+    assert verdicts(tests) == {
+        "mono/map": "holds",
+        "cross/map": "fails (worse than x-y)",
+        "multi/map": "holds",
+        "rank_distance": "fails (worse than x-y)",
+    }
+
+
+def test_a_metric_with_a_missing_opponent_is_not_tested():
+    tests = claim_tests([r for r in ROWS if not (r["metric"] == "mono/map" and r["other"] == "x-y")])
+    assert verdicts(tests)["mono/map"] == "not tested"
+
+
+@pytest.mark.parametrize("p", [0.001, 0.02])
+def test_the_correction_decides_a_borderline_loss(p):
+    """One loss at p among 8 tests: Holm's first threshold is 0.05 / 8 = 0.00625."""
+    rows = [row(m, o, -0.01 if (m, o) == ("cross/map", "x-y") else 0.01, p if (m, o) == ("cross/map", "x-y")
+                else 0.5) for m in ("mono/map", "cross/map", "multi/map", "rank_distance") for o in ("x-x-mono", "x-y")]
+    failed = verdicts(claim_tests(rows))["cross/map"].startswith("fails")
+    assert failed == (p < 0.05 / 8)
+
+
+def test_the_section_names_the_failed_parts_per_protocol():
+    text = claim_section({"protocols": {"xquad-to-mlqa": ROWS}})
+    assert "**mlqa-r (xquad-to-mlqa)**: The claim fails on cross mAP, rank distance." in text
+    assert "| cross mAP | fails (worse than x-y) | +0.0200* (p=0.0001) | -0.0080* (p=0.0001) |" in text
+    assert "| mono mAP | holds | -0.0040 (p=0.3) | +0.0100* (p=0.0001) |" in text
+    assert claim_section({"protocols": {}}) == ""
