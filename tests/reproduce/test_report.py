@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from langmix.io import read_json, write_json
-from langmix.reproduce.aggregate import summarize
-from langmix.reproduce.figures import dev_curve
+from langmix.reproduce.aggregate import group_cells, summarize
+from langmix.reproduce.figures import dev_curve, plot_heatmaps
 from langmix.reproduce.report import finalize, render
 from langmix.reproduce.study import STUDY_TABLE1
 from langmix.run_folder import LOG_FILE
@@ -72,7 +73,8 @@ def test_table1_shows_mean_and_sample_std_over_seeds(tmp_path):
     # the study's numbers sit in their own, labelled section
     study = text.split("## The study's numbers (NOT measured here)")[1]
     assert f"{STUDY_TABLE1['mlqa-r']['LaBSE']['hybrid'][0]:.3f}" in study
-    for name in ("metrics-xquad-to-mlqa.png", "heatmap-xquad-to-mlqa.png", "alpha_curve-xquad-to-mlqa.png"):
+    for name in ("metrics-xquad-to-mlqa.png", "heatmap-xquad-to-mlqa.png", "heatmap_gain-xquad-to-mlqa.png",
+                 "alpha_curve-xquad-to-mlqa.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"]({name})" in text
     assert not (tmp_path / "dev_curves-xquad-to-mlqa.png").exists()  # no training logs, no dev figure
@@ -94,6 +96,17 @@ def test_dev_curves_come_from_the_cells_training_logs(tmp_path):
     text = render(tmp_path).read_text(encoding="utf-8")
     assert (tmp_path / "dev_curves-xquad-to-mlqa.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "](dev_curves-xquad-to-mlqa.png)" in text
+
+
+def test_gain_heatmaps_show_each_rows_pair_map_minus_zero_shot_on_a_centred_scale():
+    rows = group_cells(results_json())["xquad-to-mlqa"]
+    fig = plot_heatmaps("xquad-to-mlqa", rows, minus="zero-shot")
+    panels = {ax.get_title(): ax.images[0] for ax in fig.axes if ax.images}
+    assert list(panels) == ["x-y", "hybrid"]  # main rows only, the baseline itself left out
+    # x-y: seeds 0 and 1 (mono .52/.54, cross .41/.43) minus zero-shot (mono .50, cross .30)
+    np.testing.assert_allclose(panels["x-y"].get_array(), [[0.03, 0.12], [0.12, 0.03]], atol=1e-12)
+    low, high = panels["hybrid"].get_clim()
+    assert low == -high and high == pytest.approx(0.14)  # the largest gain: hybrid cross .44 mean - .30
 
 
 def test_summarize_one_seed_has_no_std():

@@ -145,30 +145,46 @@ def dev_curve(out: Path, record: dict[str, Any]) -> tuple[list[int], list[float]
     return [int(row["step"]) for row in dev], [float(row[metric]) for row in dev], train.get("best_step")
 
 
-def plot_heatmaps(protocol: str, rows: dict[str, list[dict[str, Any]]]):
-    """One language-pair mAP panel per main row (mean over seeds); rows = query, columns = pool language."""
+def plot_heatmaps(protocol: str, rows: dict[str, list[dict[str, Any]]], minus: str | None = None):
+    """One language-pair mAP panel per main row (mean over seeds); rows = query, columns = pool language.
+    With ``minus`` (a row label, e.g. zero-shot), each panel is that row's grid subtracted, on a diverging scale
+    centred at 0 (blue = gain), so that differences of a few points between the rows show."""
     plt = pyplot()
-    labels = [label for label in row_order(rows) if label in MAIN_ROWS]
+    labels = [label for label in row_order(rows) if label in MAIN_ROWS and label != minus]
     langs = rows[labels[0]][0]["languages"]
     n = len(langs)
+    grids = {label: _pair_grid(rows[label], langs) for label in labels}
+    if minus is None:
+        scale = {"cmap": "viridis", "vmin": 0, "vmax": 1}
+        title = "mAP per language pair (mean over seeds)"
+    else:
+        base = _pair_grid(rows[minus], langs)
+        grids = {label: grid - base for label, grid in grids.items()}
+        top = float(np.nanmax(np.abs(np.stack(list(grids.values()))))) or 1.0
+        scale = {"cmap": "RdBu", "vmin": -top, "vmax": top}
+        title = f"mAP per language pair minus {minus} (mean over seeds; blue = gain)"
     fig, axes = plt.subplots(
         1, len(labels), figsize=(0.3 * n * len(labels) + 1.5, 0.3 * n + 1.2), squeeze=False, layout="constrained"
     )
     image = None
     for ax, label in zip(axes[0], labels, strict=True):
-        grid = _seed_mean(
-            [[[np.nan if r["pair_map"][x][y] is None else r["pair_map"][x][y] for y in langs] for x in langs]
-             for r in rows[label]]
-        )
-        image = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=0, vmax=1)
+        image = ax.imshow(np.ma.masked_invalid(grids[label]), **scale)
         ax.set_xticks(range(n), langs, fontsize=7)
         ax.set_yticks(range(n), langs, fontsize=7)
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("pool language", fontsize=8)
     axes[0][0].set_ylabel("query language", fontsize=8)
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.02)
-    fig.suptitle(f"{benchmark_of(protocol)} ({protocol}): mAP per language pair (mean over seeds)")
+    fig.suptitle(f"{benchmark_of(protocol)} ({protocol}): {title}")
     return fig
+
+
+def _pair_grid(records: list[dict[str, Any]], langs: list[str]) -> np.ndarray:
+    """A row's (query language x pool language) mAP grid, mean over its seeds."""
+    return _seed_mean(
+        [[[np.nan if r["pair_map"][x][y] is None else r["pair_map"][x][y] for y in langs] for x in langs]
+         for r in records]
+    )
 
 
 def _seed_mean(grids: list) -> np.ndarray:
@@ -191,6 +207,9 @@ def figures(out: Path, results: dict[str, Any]) -> list[str]:
             names.append(f"dev_curves-{protocol}.png")
         _save(plot_heatmaps(protocol, rows), out / f"heatmap-{protocol}.png")
         names.append(f"heatmap-{protocol}.png")
+        if ZERO_SHOT in rows and len([label for label in rows if label in MAIN_ROWS]) > 1:
+            _save(plot_heatmaps(protocol, rows, minus=ZERO_SHOT), out / f"heatmap_gain-{protocol}.png")
+            names.append(f"heatmap_gain-{protocol}.png")
         if len(alpha_points(rows)) >= 2:
             _save(plot_alpha_curve(protocol, rows), out / f"alpha_curve-{protocol}.png")
             names.append(f"alpha_curve-{protocol}.png")
