@@ -216,9 +216,24 @@ def device_peak_tflops(device: str, precision: str, override: float | None = Non
         return None, f"unknown GPU '{name}': pass --peak-tflops"
     ghz = _cpu_ghz()
     cores = torch.get_num_threads()
-    # Estimate: 2 FMA pipes x 8 fp32 lanes (256-bit, as AMD Zen 4 runs AVX-512) x 2 FLOPs; bf16 dot products double it.
-    per_cycle = 32 * (2 if precision == "bf16" else 1)
+    # Estimate: 2 FMA pipes x 2 FLOPs x fp32 lanes: 16 on an Intel core with AVX-512 (two 512-bit FMA units), else
+    # 8 (AMD Zen 4 splits AVX-512 into 256-bit halves; AVX2 cores); bf16 dot products double it. AMX is left out.
+    lanes = 16 if _cpuinfo_field("vendor_id") == "GenuineIntel" and "avx512f" in cpu_flags() else 8
+    per_cycle = 4 * lanes * (2 if precision == "bf16" else 1)
     return cores * ghz * per_cycle / 1000, f"estimated: {cores} threads x {ghz:.2f} GHz x {per_cycle} FLOP/cycle"
+
+
+def _cpuinfo_field(name: str) -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next((line.split(":", 1)[1].strip() for line in fh if line.startswith(name)), "")
+    except OSError:
+        return ""
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``; empty where it cannot be read)."""
+    return set(_cpuinfo_field("flags").split())
 
 
 def _cpu_ghz() -> float:

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from _common import environment, setup_threads, write_result
+from _common import cpu_flags, device_peak_tflops, environment, setup_threads, write_result
 from langmix.precision import bf16_native
 
 
@@ -30,13 +30,8 @@ def gflops(a: torch.Tensor, w: torch.Tensor, repeats: int, autocast: bool = Fals
     return 2 * a.shape[0] * a.shape[1] * w.shape[0] / seconds / 1e9
 
 
-def cpu_flags() -> list[str]:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next(line for line in fh if line.startswith("flags")).split(":")[1].split()
-    except (OSError, StopIteration):
-        return []
-    return sorted(f for f in flags if f.startswith(("amx", "avx512_bf16", "avx512_fp16")))
+def bf16_flags() -> list[str]:
+    return sorted(f for f in cpu_flags() if f.startswith(("amx", "avx512_bf16", "avx512_fp16")))
 
 
 def main() -> None:
@@ -52,9 +47,12 @@ def main() -> None:
         "bf16_gflops": gflops(a.bfloat16(), w.bfloat16(), args.repeats),
         "autocast_bf16_gflops": gflops(a, w, args.repeats, autocast=True),
         "bf16_native": bf16_native(torch.device("cpu")),
-        "cpu_flags": cpu_flags(),
+        "cpu_flags": bf16_flags(),
     }
     result["speedup_bf16_over_fp32"] = result["bf16_gflops"] / result["fp32_gflops"]
+    peak, source = device_peak_tflops("cpu", "fp32")
+    result["fp32_share_of_peak"] = result["fp32_gflops"] / 1000 / peak
+    result["fp32_peak_tflops"] = {"value": peak, "source": source}
     write_result("cpu-matmul", {**environment("cpu"), "settings": vars(args), **result})
     print({k: round(v, 1) if isinstance(v, float) else v for k, v in result.items()})
 
