@@ -137,6 +137,32 @@ def test_significance_from_per_query_files(tmp_path):
     assert "hybrid vs" in (tmp_path / "report.md").read_text(encoding="utf-8")
 
 
+def test_x_y_is_tested_against_x_x_mono_beside_hybrids_tests(tmp_path):
+    """The pair that says how much mono mAP hybrid could win back: x-y minus x-x-mono, seed-averaged per query."""
+    results = results_json()
+    results["settings"]["n_resamples"] = 2000
+    for seed in (0, 1):
+        cid = f"xquad-to-mlqa/x-x-mono/seed{seed}"
+        results["cells"][cid] = {**results["cells"][f"xquad-to-mlqa/x-y/seed{seed}"], "id": cid, "label": "x-x-mono",
+                                 "strategy": "x-x-mono"}
+    units = [f"en:q{i}" for i in range(40)]
+    base = np.random.default_rng(2).uniform(0.2, 0.6, len(units))
+    for cid, cell in results["cells"].items():
+        # x-y seed k is x-x-mono + 0.1 + 0.02 k on cross: the pair's difference is the seeds' mean, 0.11
+        gain = 0.1 + 0.02 * cell["seed"] if cell["label"] == "x-y" else 0.0
+        per_query = {f"{BENCH}/{k}": dict(zip(units, base + (gain if k == "cross/map" else 0.0), strict=True))
+                     for k in KEYS}
+        write_json(tmp_path / "cells" / cid / "eval" / "per_query.json", per_query)
+    write_json(tmp_path / "results.json", results)
+    finalize(tmp_path)
+    pairs = {r["metric"]: r for r in read_json(tmp_path / "results.json")["significance"]["pairs"]["xquad-to-mlqa"]}
+    assert set(pairs) == set(KEYS) and {(r["row"], r["other"]) for r in pairs.values()} == {("x-y", "x-x-mono")}
+    assert pairs["cross/map"]["row_minus_other"] == pytest.approx(0.11) and pairs["cross/map"]["p_value"] < 0.01
+    assert pairs["mono/map"]["row_minus_other"] == 0.0 and pairs["mono/map"]["p_value"] == 1.0
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| x-y vs x-x-mono | +0.0000 (p=1) | +0.1100 (p=" in text
+
+
 def test_debiased_rows_and_gzipped_per_query_files(tmp_path):
     """A cell re-scored after LIR appears as its own row (``hybrid + lir:1``) in Table 1 and the significance
     tests; per-query files may be gzip-compressed (how reproduce cells keep them)."""

@@ -95,7 +95,8 @@ def study_table() -> str:
 
 
 def significance_table(sig: dict[str, Any], others: Sequence[str] | None = None) -> str:
-    """Per protocol, hybrid minus each other row (p) on every metric; ``others`` keeps only those rows."""
+    """Per protocol, hybrid minus each other row (p) on every metric; ``others`` keeps only those rows. Then the
+    run's other tested pairs (x-y minus x-x-mono), if any."""
     if not sig.get("protocols"):
         return "No significance test: hybrid (alpha 0.5) and at least one other strategy are needed.\n"
     parts = [
@@ -104,24 +105,28 @@ def significance_table(sig: dict[str, Any], others: Sequence[str] | None = None)
         "lower is better, so a negative difference favours hybrid.",
         "",
     ]
+    header = [*METRICS.values(), "units (mono / cross / multi / rd)"]
     for protocol, rows in sig["protocols"].items():
-        by = {(r["other"], r["metric"]): r for r in rows}
-        lines = []
-        for other in dict.fromkeys(r["other"] for r in rows if others is None or r["other"] in others):
-            cells = []
-            for metric in METRICS:
-                r = by.get((other, metric))
-                digits = 1 if metric == "rank_distance" else 4
-                cells.append(
-                    "n/a"
-                    if r is None
-                    else f"{signed(r['hybrid_minus_other'], digits)} (p={r['p_value']:.3g})"
-                )
-            units = " / ".join(str(by[(other, m)]["n_units"]) if (other, m) in by else "-" for m in METRICS)
-            lines.append([other, *cells, units])
-        header = ["hybrid vs", *METRICS.values(), "units (mono / cross / multi / rd)"]
-        parts += [f"**{benchmark_of(protocol)} ({protocol})**", "", table(header, lines), ""]
+        wanted = [other for other in dict.fromkeys(r["other"] for r in rows) if others is None or other in others]
+        lines = [[other, *_difference_cells(rows, "hybrid_minus_other", other)] for other in wanted]
+        parts += [f"**{benchmark_of(protocol)} ({protocol})**", "", table(["hybrid vs", *header], lines), ""]
+        pairs = sig.get("pairs", {}).get(protocol, [])
+        if pairs:
+            names = dict.fromkeys((r["row"], r["other"]) for r in pairs)
+            lines = [[f"{row} vs {other}", *_difference_cells([r for r in pairs if r["row"] == row],
+                                                               "row_minus_other", other)] for row, other in names]
+            parts += ["Without hybrid: the first row minus the second (p).", "", table(["pair", *header], lines), ""]
     return "\n".join(parts)
+
+
+def _difference_cells(rows: list[dict[str, Any]], key: str, other: str) -> list[str]:
+    """Per metric "+0.0123 (p=0.01)" of the records against ``other`` (n/a where missing), then their units."""
+    by = {r["metric"]: r for r in rows if r["other"] == other}
+    cells = [
+        "n/a" if m not in by else f"{signed(by[m][key], 1 if m == 'rank_distance' else 4)} (p={by[m]['p_value']:.3g})"
+        for m in METRICS
+    ]
+    return [*cells, " / ".join(str(by[m]["n_units"]) if m in by else "-" for m in METRICS)]
 
 
 def cells_table(results: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""Significance in a reproduce report: hybrid (alpha 0.5) against every other row, per protocol and metric.
+"""Significance in a reproduce report: hybrid (alpha 0.5) against every other row, and x-y against x-x-mono, per
+protocol and metric.
 
 Each row's per-query scores are read from its cells' ``eval/per_query.json.gz`` (the only per-query record
 of a finished cell; :func:`~langmix.evaluation.compare.per_query_path`), averaged over seeds per unit, and
@@ -18,37 +19,54 @@ from langmix.io import read_json
 from langmix.reproduce.aggregate import METRICS, benchmark_of, group_cells, row_order
 from langmix.reproduce.grid import HYBRID_LABEL
 
+# (row, other) pairs tested besides hybrid's: what x-y's cross-lingual batches cost or buy against x-x-mono, i.e.
+# how much mono mAP there is for hybrid to win back
+PAIRS = (("x-y", "x-x-mono"),)
+
 
 def significance(out: Path, results: dict[str, Any], n_resamples: int) -> dict[str, Any]:
-    """Per protocol: hybrid vs every other row, per metric, on seed-averaged per-query scores."""
+    """Per protocol: hybrid vs every other row, and each of :data:`PAIRS`, per metric, on seed-averaged
+    per-query scores."""
     found: dict[str, Any] = {}
+    pairs: dict[str, Any] = {}
     for protocol, rows in group_cells(results).items():
-        if HYBRID_LABEL not in rows:
-            continue
         bench = benchmark_of(protocol)
         averaged = {label: seed_averaged_per_query(out, rows[label], bench) for label in row_order(rows)}
         others = [(label, s) for label, s in averaged.items() if s is not None and label != HYBRID_LABEL]
-        if averaged.get(HYBRID_LABEL) is None or not others:
-            continue
-        comparisons = compare_scores([(HYBRID_LABEL, averaged[HYBRID_LABEL]), *others], n_resamples)
-        found[protocol] = [
-            {
-                "metric": c.metric.split("/", 1)[1],
-                "other": c.run,
-                "n_units": c.n_units,
-                "hybrid": c.baseline_mean,
-                "other_mean": c.run_mean,
-                "hybrid_minus_other": -c.delta,
-                "p_value": c.p_value,
-            }
-            for c in comparisons
-        ]
+        if averaged.get(HYBRID_LABEL) is not None and others:
+            found[protocol] = [
+                {"metric": r["metric"], "other": r["other"], "n_units": r["n_units"], "hybrid": r["row_mean"],
+                 "other_mean": r["other_mean"], "hybrid_minus_other": r["row_minus_other"], "p_value": r["p_value"]}
+                for r in _tests(HYBRID_LABEL, averaged[HYBRID_LABEL], others, n_resamples)
+            ]
+        tested = [rec for row, other in PAIRS if averaged.get(row) is not None and averaged.get(other) is not None
+                  for rec in _tests(row, averaged[row], [(other, averaged[other])], n_resamples)]
+        if tested:
+            pairs[protocol] = tested
     return {
         "test": TEST_NAME,
         "n_resamples": n_resamples,
         "unit_scores": "mean over seeds per query",
         "protocols": found,
+        "pairs": pairs,
     }
+
+
+def _tests(row: str, scores: dict, others: list[tuple[str, dict]], n_resamples: int) -> list[dict[str, Any]]:
+    """``row`` against each of ``others``, per metric (``compare_scores`` tests the others against the first)."""
+    return [
+        {
+            "metric": c.metric.split("/", 1)[1],
+            "row": row,
+            "other": c.run,
+            "n_units": c.n_units,
+            "row_mean": c.baseline_mean,
+            "other_mean": c.run_mean,
+            "row_minus_other": -c.delta,
+            "p_value": c.p_value,
+        }
+        for c in compare_scores([(row, scores), *others], n_resamples)
+    ]
 
 
 def seed_averaged_per_query(out: Path, records: list[dict[str, Any]], bench: str) -> dict | None:
