@@ -2,10 +2,13 @@
 significance tests), one job per module:
 
 * :mod:`.aggregate`: cells grouped into the study's rows; mean and sample standard deviation over seeds;
-* :mod:`.significance`: per protocol, hybrid (alpha 0.5) against every other row, on per-query scores
-  averaged over seeds, in memory with the test of ``langmix compare`` (Fisher randomisation test);
+* :mod:`.significance`: per protocol, hybrid (alpha 0.5) against every other row and x-y against x-x-mono, on
+  per-query scores averaged over seeds, in memory with the test of ``langmix compare`` (Fisher randomisation test);
+* :mod:`.claim`: the study's claim (hybrid is the best of x-x-mono and x-y) checked metric by metric on those
+  tests, Holm-Bonferroni over a protocol's 8;
 * :mod:`.figures`: the four metrics of every row (bars, seeds as dots), the dev curves of the trained rows
-  (from the cells' training logs), the alpha curve and the language-pair mAP heatmaps (PNG per protocol);
+  (from the cells' training logs), the alpha curve and the language-pair mAP heatmaps, absolute and minus
+  zero-shot (PNG per protocol);
 * :mod:`.markdown_report`: report.md, Table 1 next to the study's numbers (clearly marked as theirs).
 """
 
