@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from langmix.reproduce.aggregate import digits
 from langmix.reproduce.claim import claim_section, claim_tests, holm, verdicts
+from langmix.reproduce.markdown_report import significance_table
 
 
 def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
@@ -75,3 +77,15 @@ def test_the_section_names_the_failed_parts_per_protocol():
     assert "| cross mAP | fails (worse than x-y) | +0.0200* (p=0.0001) | -0.0080* (p=0.0001) |" in text
     assert "| mono mAP | holds | -0.0040 (p=0.3) | +0.0100* (p=0.0001) |" in text
     assert claim_section({"protocols": {}}) == ""
+
+
+def test_the_claim_and_the_significance_table_print_a_tested_difference_alike():
+    """One record, two tables: same digits per metric (4 for an mAP difference, 1 for rank distance) and the same
+    three-significant-digit p-value, so a reader can match them; only the claim marks Holm's decision with *."""
+    rows = [row("mono/map", "x-x-mono", -0.00421, 0.02547), row("rank_distance", "x-y", 8.26, 0.0754)]
+    claim = claim_section({"protocols": {"xquad-to-mlqa": rows}})
+    report = significance_table({"protocols": {"xquad-to-mlqa": rows}, "test": "t", "n_resamples": 1,
+                                 "unit_scores": "s"})
+    for cell in ("-0.0042 (p=0.0255)", "+8.3 (p=0.0754)"):
+        assert cell in claim and cell in report
+    assert digits("mono/map") == 3 and digits("rank_distance", difference=True) == 1

@@ -19,6 +19,15 @@ METRICS = {
     "multi/map": "multi mAP",
     "rank_distance": "rank distance",
 }
+LOWER_IS_BETTER = {"rank_distance"}  # a spread of ranks: the smaller, the less language bias
+
+
+def digits(metric: str, difference: bool = False) -> int:
+    """Decimals a report prints for ``metric``: 1 for rank distance (ranks, in the hundreds); 3 for an mAP and 4
+    for a difference of mAPs (the tests decide on differences of a few thousandths)."""
+    if metric == "rank_distance":
+        return 1
+    return 4 if difference else 3
 
 
 def benchmark_of(protocol: str) -> str:

@@ -18,11 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from langmix.markdown import signed, table
-from langmix.reproduce.aggregate import METRICS, benchmark_of
+from langmix.markdown import difference, table
+from langmix.reproduce.aggregate import LOWER_IS_BETTER, METRICS, benchmark_of, digits
 
 OPPONENTS = ("x-x-mono", "x-y")
-LOWER_IS_BETTER = {"rank_distance"}
 
 
 @dataclass(frozen=True)
@@ -91,14 +90,13 @@ def claim_section(sig: dict[str, Any], level: float = 0.05) -> str:
                   table(["metric", "best of both?", *(f"hybrid − {o} (p)" for o in OPPONENTS)], lines), ""]
     if not parts:
         return ""
-    head = (f"The study's claim, part by part: on each metric hybrid is not significantly worse than x-x-mono "
-            f"or x-y (Holm-Bonferroni over the 8 tests of a protocol, family-wise level {level:g}; a "
-            "difference marked * is significant). A part that holds shows no significant loss, not equality.")
+    head = (f"A part holds on a metric where hybrid is not significantly worse than x-x-mono or x-y "
+            f"(Holm-Bonferroni over the 8 tests of a protocol, family-wise level {level:g}; a difference marked * "
+            "is significant). A part that holds shows no significant loss, not equality.")
     return "\n".join([head, "", *parts])
 
 
 def _cell(test: Test | None, metric: str) -> str:
     if test is None:
         return "n/a"
-    digits = 1 if metric in LOWER_IS_BETTER else 4
-    return f"{signed(test.difference, digits)}{'*' if test.rejected else ''} (p={test.p_value:.2g})"
+    return difference(test.difference, digits(metric, difference=True), test.p_value, test.rejected)

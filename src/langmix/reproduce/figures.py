@@ -9,7 +9,15 @@ from typing import Any
 import numpy as np
 
 from langmix.plotting import pyplot, save_png
-from langmix.reproduce.aggregate import METRICS, alpha_points, benchmark_of, group_cells, row_order, summarize
+from langmix.reproduce.aggregate import (
+    LOWER_IS_BETTER,
+    METRICS,
+    alpha_points,
+    benchmark_of,
+    group_cells,
+    row_order,
+    summarize,
+)
 from langmix.reproduce.grid import HYBRID_LABEL, MAIN_ROWS
 from langmix.run_folder import LOG_FILE, read_log
 
@@ -82,7 +90,7 @@ def plot_metrics(protocol: str, rows: dict[str, list[dict[str, Any]]]):
             ax.axhline(summarize(rows[ZERO_SHOT], key)[0], color="grey", linestyle="--", linewidth=1)
         _zoom(ax, [m for m, _, _ in stats])
         ax.set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
-        ax.set_title(f"{name} (lower = less bias)" if metric == "rank_distance" else name, fontsize=10)
+        ax.set_title(f"{name} (lower = less bias)" if metric in LOWER_IS_BETTER else name, fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"{bench} ({protocol}): mean over seeds, dots = seeds, dashed = zero-shot")
     fig.tight_layout()

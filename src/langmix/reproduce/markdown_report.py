@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from langmix.markdown import signed, table
-from langmix.reproduce.aggregate import METRICS, benchmark_of, group_cells, row_order, summarize
+from langmix.markdown import difference, table
+from langmix.reproduce.aggregate import METRICS, benchmark_of, digits, group_cells, row_order, summarize
 from langmix.reproduce.claim import claim_section
 from langmix.reproduce.grid import PROTOCOLS
 from langmix.reproduce.study import SOURCE, STUDY_TABLE1
@@ -76,7 +76,7 @@ def table1(results: dict[str, Any], wall: bool = True) -> str:
             cells = []
             for metric in METRICS:
                 mean, std, _ = summarize(records, f"{bench}/{metric}")
-                cells.append(fmt_mean_std(mean, std, 1 if metric == "rank_distance" else 3))
+                cells.append(fmt_mean_std(mean, std, digits(metric)))
             seconds = [f"{np.mean([r['wall_seconds'] for r in records]):.0f}"] if wall else []
             rows_out.append([f"{bench} ({protocol})", label, len(records), *cells, *seconds])
     header = ["test set (protocol)", "strategy", "seeds", *METRICS.values(), *(["wall s / cell"] if wall else [])]
@@ -122,10 +122,8 @@ def significance_table(sig: dict[str, Any], others: Sequence[str] | None = None)
 def _difference_cells(rows: list[dict[str, Any]], key: str, other: str) -> list[str]:
     """Per metric "+0.0123 (p=0.01)" of the records against ``other`` (n/a where missing), then their units."""
     by = {r["metric"]: r for r in rows if r["other"] == other}
-    cells = [
-        "n/a" if m not in by else f"{signed(by[m][key], 1 if m == 'rank_distance' else 4)} (p={by[m]['p_value']:.3g})"
-        for m in METRICS
-    ]
+    cells = ["n/a" if m not in by else difference(by[m][key], digits(m, difference=True), by[m]["p_value"])
+             for m in METRICS]
     return [*cells, " / ".join(str(by[m]["n_units"]) if m in by else "-" for m in METRICS)]
 
 

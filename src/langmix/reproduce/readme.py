@@ -41,7 +41,7 @@ def lead_block(results: dict[str, Any], run: str, figures: Sequence[str] = ()) -
         "",
         significance_table(results.get("significance", {}), others=LEAD_OTHERS).rstrip("\n"),
         "",
-        *([claim.rstrip("\n"), ""] if claim else []),
+        *([f"**The study's claim, part by part.** {claim.rstrip()}", ""] if claim else []),
         *(f"![{Path(name).stem}]({run}/{name})\n" for name in figures),
     ])
 
