@@ -94,6 +94,8 @@ class TrainConfig:
     device: str = _f("auto", "auto, cpu or cuda")
     threads: int = _f(0, "torch CPU threads (0: torch default)")
     eval_every: int = _f(100, "steps between dev evaluations (the end of training is always evaluated)")
+    eval_on_start: bool = _f(False, "also evaluate the untrained model on dev, logged as step 0: where the dev curve "
+                             "starts (never selected: the best model is a trained one)")
     patience: int = _f(3, "evaluations without improvement before early stopping (0: never stop)")
     selection_metric: str = _f("auto", "dev_loss, an evaluator key, or auto (the evaluator's primary metric)")
     checkpoint_every: int = _f(100, "steps between resumable checkpoints")

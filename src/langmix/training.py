@@ -134,6 +134,8 @@ def train(
     data, stopped_early = run.data, False
     # leave=None: the bar stays on screen unless it sits under another one (langmix reproduce's cells)
     bar = tqdm(total=data.total_steps, initial=state.step, desc="train", leave=None, disable=not run.env.is_main)
+    if config.eval_on_start and state.step == 0:
+        dev_metrics(run, state)  # the dev curve's starting point only: not a candidate for the best model
     while state.step < data.total_steps and not stopped_early:
         # epochs of sampler batches; a resumed run skips the batches of its epoch already done
         data.sampler.set_epoch(state.epoch)
@@ -300,7 +302,20 @@ def step_row(state: LoopState, loss: float, lr: float, pairs: list[Pair], t0: fl
 
 
 def evaluate(run: Run, state: LoopState) -> bool:
-    """Dev loss (+ evaluator) into the history and the log; save the best model; True once patience is used up."""
+    """Dev metrics; save the best model; True once patience is used up."""
+    metrics = dev_metrics(run, state)
+    if _is_better(metrics[run.metric], state.best, run.greater):
+        state.best, state.best_step, state.best_metrics, state.bad_evals = metrics[run.metric], state.step, metrics, 0
+        if run.env.is_main:
+            save_best_model(run.model, run.out_dir / "best-model", run.config, metrics, state.step, run.metric)
+        dist.barrier()
+    else:
+        state.bad_evals += 1
+    return run.config.patience > 0 and state.bad_evals >= run.config.patience
+
+
+def dev_metrics(run: Run, state: LoopState) -> dict[str, float]:
+    """Dev loss (+ evaluator) of the model as it is now, into the history and the log."""
     metrics = {"dev_loss": dev_loss(run)}
     if run.evaluator is not None:
         run.model.eval()
@@ -314,14 +329,7 @@ def evaluate(run: Run, state: LoopState) -> bool:
         )
     state.history.append({"step": state.step, **metrics})
     log_row(run.out_dir, {"event": "dev", "step": state.step, **metrics}, run.env)
-    if _is_better(metrics[run.metric], state.best, run.greater):
-        state.best, state.best_step, state.best_metrics, state.bad_evals = metrics[run.metric], state.step, metrics, 0
-        if run.env.is_main:
-            save_best_model(run.model, run.out_dir / "best-model", run.config, metrics, state.step, run.metric)
-        dist.barrier()
-    else:
-        state.bad_evals += 1
-    return run.config.patience > 0 and state.bad_evals >= run.config.patience
+    return metrics
 
 
 @torch.no_grad()

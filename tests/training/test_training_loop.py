@@ -142,6 +142,29 @@ def test_evaluator_metric_selects_the_best_model_and_early_stopping(make_config,
     assert "dev/map" in (tmp_path / "run" / "best-model" / "README.md").read_text()
 
 
+def test_eval_on_start_logs_step_0_changes_no_weight_and_is_never_selected(make_config, tmp_path, train_tiny):
+    """The untrained model's dev row starts the curve; with a metric that only gets worse it would win, but the
+    best model stays a trained one; and evaluating first draws nothing from the training's random streams."""
+
+    class Worsening:
+        primary_metric = "dev/map"
+        greater_is_better = True
+        calls = 0
+
+        def __call__(self, model) -> dict[str, float]:
+            self.calls += 1
+            return {"dev/map": 1.0 / self.calls}
+
+    settings = ("eval_every=4", "max_steps=8", "cpu_dropout=pcg64")
+    train_tiny(make_config(*settings), tmp_path / "plain", evaluator=Worsening())
+    result = train_tiny(make_config(*settings, "eval_on_start=true"), tmp_path / "start", evaluator=Worsening())
+    rows = read_log(tmp_path / "start" / "train_log.jsonl")
+    assert [r["step"] for r in rows if r["event"] == "dev"] == [0, 4, 8]
+    assert result.best_step == 4 and [h["step"] for h in result.history] == [0, 4, 8]
+    a, b = _weights(tmp_path / "plain"), _weights(tmp_path / "start")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_dev_benchmark_selects_on_lareqa_map_of_held_out_questions(make_config, tmp_path, train_tiny):
     """data.dev_benchmark builds a LAReQA evaluator from the held-out question ids only."""
     lareqa = Path(__file__).parents[1] / "fixtures" / "data" / "xquad-r"
