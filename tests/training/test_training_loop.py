@@ -20,6 +20,20 @@ def _weights(run_dir):
     return ckpt.load_checkpoint(ckpt.latest_checkpoint(run_dir))["model"]
 
 
+class Worsening:
+    """A dev evaluator whose primary metric only gets worse: 1, 1/2, 1/3, ..."""
+
+    primary_metric = "dev/map"
+    greater_is_better = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, model) -> dict[str, float]:
+        self.calls += 1
+        return {"dev/map": 1.0 / self.calls}
+
+
 def test_run_folder_logs_and_model_card(make_config, tmp_path, train_tiny):
     config = make_config("data.strategy=hybrid", "data.hard_negatives=1", "seed=7")
     result = train_tiny(config, tmp_path / "run")
@@ -124,17 +138,6 @@ def test_resume_of_a_run_saved_before_a_setting_existed(make_config, tmp_path, t
 def test_evaluator_metric_selects_the_best_model_and_early_stopping(make_config, tmp_path, train_tiny):
     """An evaluator whose primary metric only gets worse: best stays at the first evaluation, patience 1 stops."""
 
-    class Worsening:
-        primary_metric = "dev/map"
-        greater_is_better = True
-
-        def __init__(self) -> None:
-            self.calls = 0
-
-        def __call__(self, model) -> dict[str, float]:
-            self.calls += 1
-            return {"dev/map": 1.0 / self.calls}
-
     evaluator = Worsening()
     result = train_tiny(make_config("eval_every=2", "patience=1", "max_steps=8"), tmp_path / "run", evaluator=evaluator)
     assert result.selection_metric == "dev/map" and result.best_step == 2
@@ -145,15 +148,6 @@ def test_evaluator_metric_selects_the_best_model_and_early_stopping(make_config,
 def test_eval_on_start_logs_step_0_changes_no_weight_and_is_never_selected(make_config, tmp_path, train_tiny):
     """The untrained model's dev row starts the curve; with a metric that only gets worse it would win, but the
     best model stays a trained one; and evaluating first draws nothing from the training's random streams."""
-
-    class Worsening:
-        primary_metric = "dev/map"
-        greater_is_better = True
-        calls = 0
-
-        def __call__(self, model) -> dict[str, float]:
-            self.calls += 1
-            return {"dev/map": 1.0 / self.calls}
 
     settings = ("eval_every=4", "max_steps=8", "cpu_dropout=pcg64")
     train_tiny(make_config(*settings), tmp_path / "plain", evaluator=Worsening())
