@@ -80,6 +80,18 @@ def test_table1_shows_mean_and_sample_std_over_seeds(tmp_path):
     assert not (tmp_path / "dev_curves-xquad-to-mlqa.png").exists()  # no training logs, no dev figure
 
 
+def test_the_cells_table_says_where_and_on_which_commit_each_cell_ran(tmp_path):
+    results = results_json()
+    cpu, gpu = results["cells"]["xquad-to-mlqa/x-y/seed0"], results["cells"]["xquad-to-mlqa/x-y/seed1"]
+    cpu.update(device={"cpu": "Xeon", "cpu_threads": 2, "cuda": False}, commit="8e33fb4" + "0" * 33)
+    gpu.update(device={"cpu": "EPYC", "cpu_threads": 16, "cuda": True, "gpu": "NVIDIA H200"}, commit="a" * 40)
+    write_json(tmp_path / "results.json", results)
+    lines = render(tmp_path).read_text(encoding="utf-8").splitlines()
+    row = {cell: next(line for line in lines if line.startswith(f"| {cell} |")) for cell in (cpu["id"], gpu["id"])}
+    assert row[cpu["id"]].endswith("| Xeon, 2 threads, `8e33fb4` |")
+    assert row[gpu["id"]].endswith("| NVIDIA H200, `aaaaaaa` |")
+
+
 def test_dev_curves_come_from_the_cells_training_logs(tmp_path):
     results = results_json()
     for cell in results["cells"].values():

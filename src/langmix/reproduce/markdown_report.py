@@ -134,8 +134,17 @@ def cells_table(results: dict[str, Any]) -> str:
         alpha = r.get("effective_alpha")
         rows.append([r["id"], train.get("steps", 0), train.get("best_step", "-"),
                      "-" if alpha is None else f"{alpha:.3f}", f"{r['train_seconds']:.0f}",
-                     f"{r['eval_seconds']:.0f}", f"{r['wall_seconds']:.0f}"])
-    return table(["cell", "steps", "best step", "effective alpha", "train s", "eval s", "wall s"], rows)
+                     f"{r['eval_seconds']:.0f}", f"{r['wall_seconds']:.0f}", ran_on(r)])
+    header = ["cell", "steps", "best step", "effective alpha", "train s", "eval s", "wall s", "ran on"]
+    return table(header, rows)
+
+
+def ran_on(record: dict[str, Any]) -> str:
+    """Where and on which code a cell ran: the GPU's name or the CPU with its threads, and the short commit."""
+    device = record.get("device", {})
+    cpu = f"{device.get('cpu', '?')}, {device.get('cpu_threads')} threads"
+    where = device.get("gpu") if device.get("cuda") else cpu
+    return f"{where}, `{(record.get('commit') or '?')[:7]}`"
 
 
 def settings_lines(results: dict[str, Any]) -> list[str]:
