@@ -79,6 +79,27 @@ def test_cli_shows_the_resolved_config_and_rejects_unknown_keys():
     assert bad.stderr.count("\n") == 1
 
 
+def test_cli_lists_every_setting_with_its_default_and_needs_a_config_to_train():
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from langmix.cli import app
+
+    listed = CliRunner().invoke(app, ["train", "--settings"])
+    assert listed.exit_code == 0
+    lines = listed.output.splitlines()
+    assert len(lines) == len(describe())
+    for (key, default, text), line in zip(describe(), lines, strict=True):
+        assert line.startswith(f"{key} = {default} ") and line.endswith(text)
+    assert any(line.startswith("eval_on_start = False ") for line in lines)
+    bare = subprocess.run([sys.executable, "-c", "from langmix.cli import main; main()", "train"],
+                          capture_output=True, text=True)
+    assert bare.returncode == 2 and bare.stderr.startswith("langmix: error: no CONFIG file given")
+    assert "--settings" in bare.stderr and bare.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("case, words", [
     ("max_steps=0", "max_steps=0 must be positive"),
     ("max_steps=-1", "max_steps=-1 must be positive"),

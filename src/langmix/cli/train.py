@@ -11,11 +11,12 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import app
+from langmix.errors import LangmixError
 
 
 @app.command()
 def train(
-    config: Path = typer.Argument(..., help="YAML file of overrides (examples in configs/)."),
+    config: Path | None = typer.Argument(None, help="YAML file of overrides (examples in configs/)."),
     override: list[str] = typer.Option(
         [], "--override", "-o", help="key=value, e.g. data.strategy=x-y or lr=1e-5 (repeatable)."
     ),
@@ -24,12 +25,23 @@ def train(
     ),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default: runs/<config name>)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config and exit."),
+    settings: bool = typer.Option(
+        False, "--settings", help="List every config key with its default and meaning, and exit (CONFIG unread)."
+    ),
 ) -> None:
     """Train the shared dual encoder with a batch strategy (x-x-mono, x-y, hybrid, x-x, en-en)."""
-    from langmix.config import dump_yaml, load_config
+    from langmix.config import describe, dump_yaml, load_config
     from langmix.distributed import cleanup_distributed
     from langmix.training import train as run_training
 
+    if settings:
+        rows = describe()
+        width = max(len(f"{key} = {default}") for key, default, _ in rows)
+        typer.echo("\n".join(f"{f'{key} = {default}':<{width}}  {text}" for key, default, text in rows))
+        return
+    if config is None:
+        raise LangmixError("no CONFIG file given", "pass one, e.g. langmix train configs/quick.yaml "
+                           "(langmix train --settings lists every key it may set)")
     cfg = load_config(config, override)
     if show_config:
         typer.echo(dump_yaml(cfg), nl=False)
