@@ -52,7 +52,9 @@ def reproduce(
         None, min=1, help="Question ids kept per test set (default preset's)."
     ),
     train_set: list[str] = typer.Option(
-        [], "--train-set", help="Training override key=value, as langmix train --override (repeatable)."
+        [], "--train-set",
+        help="Training override key=value, as langmix train --override (repeatable; langmix train --settings "
+        "lists the keys).",
     ),
     keep_models: bool = typer.Option(
         False, "--keep-models", help="Keep each cell's best model and checkpoints."
