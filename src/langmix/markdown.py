@@ -19,7 +19,7 @@ def signed(value: float, digits: int) -> str:
 
 
 def difference(value: float, digits: int, p_value: float, significant: bool = False) -> str:
-    """One tested difference as a report cell: ``+0.0123* (p=0.000200)``; ``*`` marks a significant one. The
+    """One tested difference as a report cell: ``+0.0123* (p=0.0002)``; ``*`` marks a significant one. The
     p-value keeps three significant digits, enough to tell 0.026 from a bound of 0.025."""
     return f"{signed(value, digits)}{'*' if significant else ''} (p={p_value:.3g})"
 
