@@ -90,6 +90,12 @@ def test_the_cells_table_says_where_and_on_which_commit_each_cell_ran(tmp_path):
     row = {cell: next(line for line in lines if line.startswith(f"| {cell} |")) for cell in (cpu["id"], gpu["id"])}
     assert row[cpu["id"]].endswith("| Xeon, 2 threads, `8e33fb4` |")
     assert row[gpu["id"]].endswith("| NVIDIA H200, `aaaaaaa` |")
+    n_other = len(results["cells"]) - 2  # the fixture's cells record no device
+    ran_on = next(line for line in lines if line.startswith("- preset:")).split("ran on: ")[1]
+    assert set(ran_on.split("; ")) == {"Xeon, 2 threads (1 cell)", "NVIDIA H200 (1 cell)",
+                                       f"not recorded ({n_other} cells)"}
+    other = next(c for c in results["cells"] if c not in (cpu["id"], gpu["id"]))
+    assert next(line for line in lines if line.startswith(f"| {other} |")).endswith("| not recorded, `?` |")
 
 
 def test_dev_curves_come_from_the_cells_training_logs(tmp_path):

@@ -3,6 +3,7 @@ mean ± std over seeds, the study's own numbers (marked as theirs), significance
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -139,20 +140,31 @@ def cells_table(results: dict[str, Any]) -> str:
     return table(header, rows)
 
 
+def device_name(device: dict[str, Any] | None) -> str:
+    """A cell's device in words: the GPU's name, or the CPU with its threads ("not recorded" for old records)."""
+    if not device:
+        return "not recorded"
+    if device.get("cuda"):
+        return str(device.get("gpu", "GPU"))
+    return f"{device.get('cpu', 'CPU')}, {device.get('cpu_threads', '?')} threads"
+
+
 def ran_on(record: dict[str, Any]) -> str:
-    """Where and on which code a cell ran: the GPU's name or the CPU with its threads, and the short commit."""
-    device = record.get("device", {})
-    cpu = f"{device.get('cpu', '?')}, {device.get('cpu_threads')} threads"
-    where = device.get("gpu") if device.get("cuda") else cpu
-    return f"{where}, `{(record.get('commit') or '?')[:7]}`"
+    """Where and on which code a cell ran: its device in words and the short commit."""
+    return f"{device_name(record.get('device'))}, `{(record.get('commit') or '?')[:7]}`"
+
+
+def devices_line(cells: dict[str, Any]) -> str:
+    """Every device the cells ran on, with how many cells each (a grid may move between machines)."""
+    counts = Counter(device_name(r.get("device")) for r in cells.values())
+    return "; ".join(f"{name} ({n} cell{'s' * (n != 1)})" for name, n in counts.items()) or "none yet"
 
 
 def settings_lines(results: dict[str, Any]) -> list[str]:
     s = results.get("settings", {})
     train = s.get("train", {})
-    device = next(iter(results["cells"].values()), {}).get("device", {})
     return [
-        f"- preset: `{s.get('preset')}`; model: `{s.get('model')}`; device: `{device}`",
+        f"- preset: `{s.get('preset')}`; model: `{s.get('model')}`; ran on: {devices_line(results['cells'])}",
         f"- seeds: {s.get('seeds')}; alpha sweep: {s.get('alphas') or 'none'} ({s.get('sweep_seeds')} seed(s) each)",
         f"- test candidates: `{s.get('candidates')}`; test questions per benchmark: "
         f"{s.get('test_questions') or 'all'}; test languages: {s.get('test_languages') or 'all'}",
