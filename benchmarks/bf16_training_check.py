@@ -47,13 +47,13 @@ def compare(bf16: Path, fp32: Path, seeds: list[int], step: int, tolerance: floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bf16", type=Path, default=ROOT / "results/medium-cpu")
-    parser.add_argument("--fp32", type=Path, default=ROOT / "results/bf16-check-fp32")
+    parser.add_argument("--bf16", type=Path, default=Path("results/medium-cpu"))
+    parser.add_argument("--fp32", type=Path, default=Path("results/bf16-check-fp32"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--step", type=int, default=200)
     parser.add_argument("--tolerance", type=float, default=0.01)
     args = parser.parse_args()
-    result = compare(args.bf16, args.fp32, args.seeds, args.step, args.tolerance)
+    result = compare(ROOT / args.bf16, ROOT / args.fp32, args.seeds, args.step, args.tolerance)
     write_result("bf16-training-check", {"settings": {k: str(v) for k, v in vars(args).items()}, **result})
     for seed, s in result["seeds"].items():
         print(f"seed {seed}: best dev mAP bf16 {s['best']['bf16']:.4f} fp32 {s['best']['fp32']:.4f}; "
