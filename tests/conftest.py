@@ -71,3 +71,15 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
         return CliRun(exited.value.code, out, err)
 
     return run
+
+
+@pytest.fixture
+def pretend_cpu_bf16(monkeypatch: pytest.MonkeyPatch):
+    """``pretend("amx" | "avx512_bf16" | None)``: what :func:`langmix.precision.cpu_bf16` reports. Where the
+    CPU really has no bf16 instructions torch emulates them (slowly, same numbers), so bf16 tests run anywhere."""
+    from langmix import precision
+
+    def pretend(kind: str | None) -> None:
+        monkeypatch.setattr(precision, "cpu_bf16", lambda: kind)
+
+    return pretend

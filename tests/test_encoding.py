@@ -160,7 +160,8 @@ def test_unknown_precision_and_empty_input_fail_with_a_fix(tiny_model):
         encoding.encode_fast(tiny_model, [], "query")
 
 
-def test_bf16_stays_close_to_fp32(tiny_model):
+def test_bf16_stays_close_to_fp32(tiny_model, pretend_cpu_bf16):
+    pretend_cpu_bf16("avx512_bf16")
     fp32 = encoding.encode_fast(tiny_model, TEXTS, "passage")
     bf16 = encoding.encode_fast(tiny_model, TEXTS, "passage", precision="bf16")
     assert (fp32 * bf16).sum(1).min() > 0.99

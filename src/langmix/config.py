@@ -90,7 +90,7 @@ class TrainConfig:
                           "distribution, drawn ~9x faster; a different draw than torch's)")
     grad_cache_chunk: int = _f(0, "GradCache chunk size in texts per forward (0: plain loss)")
     precision: str = _f("auto", "fp32; bf16 autocast (CUDA, or a CPU with AVX512-BF16/AMX); fp16 (CUDA); "
-                         "auto = bf16 on a CUDA GPU that has it, else fp32")
+                         "auto = bf16 on a CUDA GPU that has it or a CPU with AMX, else fp32")
     device: str = _f("auto", "auto, cpu or cuda")
     threads: int = _f(0, "torch CPU threads (0: torch default)")
     eval_every: int = _f(100, "steps between dev evaluations (the end of training is always evaluated)")

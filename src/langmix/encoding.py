@@ -159,7 +159,7 @@ def encode_fast(
     kind: str,
     batch_size: int = 64,
     show_progress: bool = False,
-    precision: str = "fp32",
+    precision: str = "auto",
     on_batch: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Embed ``texts`` as queries or passages: float32 (n, dim), rows L2-normalised, in input order.

@@ -54,7 +54,9 @@ def cpu_model() -> str:
 def device_info() -> dict[str, Any]:
     import torch
 
-    info: dict[str, Any] = {"cpu": cpu_model(), "cpu_threads": torch.get_num_threads(),
+    from langmix.precision import cpu_bf16
+
+    info: dict[str, Any] = {"cpu": cpu_model(), "cpu_threads": torch.get_num_threads(), "cpu_bf16": cpu_bf16(),
                             "cuda": torch.cuda.is_available()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -45,7 +45,8 @@ from langmix.evaluation.lareqa import dev_evaluator
 from langmix.io import write_json
 from langmix.losses import CachedInfoNCE, Embed, InfoNCELoss
 from langmix.model import load_model
-from langmix.precision import autocast, resolve_precision
+from langmix.precision import autocast, precision_name, resolve_precision
+from langmix.provenance import device_info
 from langmix.run_folder import LOG_FILE, check_data, log_row, open_run, truncate_log
 from langmix.sampling import LanguageBatchSampler, batch_makeup, make_sampler
 from langmix.train_report import plot_loss_curve, save_best_model
@@ -391,6 +392,8 @@ def finish(run: Run, state: LoopState, stopped_early: bool) -> TrainResult:
                 "history": result.history,
                 "train_records": len(run.data.train),
                 "dev_records": len(run.data.dev),
+                "precision": precision_name(run.config.precision, run.env.device),
+                "device": device_info(),
             },
         )
         plot_loss_curve(run.out_dir / LOG_FILE, run.out_dir / "loss_curve.png")

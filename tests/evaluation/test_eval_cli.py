@@ -254,8 +254,11 @@ def test_evaluate_debias_lir_records_and_changes_the_scores(mock_model, lareqa_t
     (("--debias", "pca"), "unknown debias method"),
     (("--debias", "lir:-2"), "K < 0"),
     (("--precision", "fp8"), "unknown precision"),
+    (("--precision", "bf16"), "no native bf16"),
 ])
-def test_evaluate_bad_debias_or_precision_is_one_line(mock_model, lareqa_tiny, tmp_path, cli, args, words):
+def test_evaluate_bad_debias_or_precision_is_one_line(mock_model, lareqa_tiny, tmp_path, cli, args, words,
+                                                       pretend_cpu_bf16):
+    pretend_cpu_bf16(None)
     run = cli("evaluate", "--model", "mock", "--benchmark", f"lareqa:{lareqa_tiny}", "--out", tmp_path / "r", *args)
     assert run.code == 2 and words in run.err and "Traceback" not in run.err
 

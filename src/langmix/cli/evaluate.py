@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from langmix.cli.root import app
+from langmix.cli.root import PRECISION_HELP, app
 from langmix.embedded import MODEL_NAME
 
 
@@ -29,9 +29,7 @@ def evaluate(
     split: str | None = typer.Option(None, help="BEIR/MIRACL qrels split (default test / dev)."),
     index: str = typer.Option("flat", help="BEIR/MIRACL faiss index: flat (exact), ivf or hnsw."),
     cache: bool = typer.Option(True, help="Reuse cached embeddings under $LANGMIX_HOME/cache/embeddings."),
-    precision: str = typer.Option(
-        "fp32", help="Encoding precision: fp32, or bf16 (autocast; needs AVX512-BF16/AMX or a bf16 GPU)."
-    ),
+    precision: str = typer.Option("auto", help=f"Encoding precision: {PRECISION_HELP}."),
     debias: str | None = typer.Option(
         None,
         help="Training-free language debiasing before scoring (LAReQA only): lir[:K] removes, per language, "

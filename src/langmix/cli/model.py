@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from langmix.cli.root import app
+from langmix.cli.root import PRECISION_HELP, app
 from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError
 
@@ -33,9 +33,7 @@ def encode(
     field: str = typer.Option("text", help="JSONL field holding the text."),
     column: int = typer.Option(0, min=0, help="TSV column (0-based) holding the text."),
     batch_size: int = typer.Option(64, min=1, help="Texts per forward pass."),
-    precision: str = typer.Option(
-        "fp32", help="fp32, or bf16 (autocast; needs AVX512-BF16/AMX or a bf16 GPU; cosine >= 0.999 to fp32)."
-    ),
+    precision: str = typer.Option("auto", help=f"Encoding precision: {PRECISION_HELP}."),
 ) -> None:
     """Embed texts as queries or passages into a .npy file (L2-normalised rows)."""
     from langmix.inputs import check_kind

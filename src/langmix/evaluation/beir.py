@@ -99,7 +99,7 @@ def evaluate_retrieval(
     index: IndexKind = "flat",
     cache: EmbeddingCache | None = None,
     show_progress: bool = False,
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> RetrievalResult:
     """Encode queries and corpus with ``model`` (in ``precision``) and score them."""
     texts = {"query": list(data.queries.values()), "passage": list(data.corpus.values())}

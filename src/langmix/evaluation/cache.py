@@ -16,6 +16,7 @@ import numpy as np
 from langmix.embedded import langmix_home
 from langmix.io import write_npy
 from langmix.model import Kind, encode
+from langmix.precision import precision_name
 
 
 def texts_hash(texts: Sequence[str]) -> str:
@@ -39,6 +40,11 @@ def model_identity(name_or_path: str | Path) -> str:
     return f"{path.resolve()}|{hashlib.sha256(stamp.encode()).hexdigest()[:16]}"
 
 
+def model_device(model) -> str:
+    """Where ``model`` runs (a SentenceTransformer's ``device``; the CPU for anything without one)."""
+    return str(getattr(model, "device", "cpu"))
+
+
 class EmbeddingCache:
     """``encode`` with a disk cache; ``model_id`` names the weights (see :func:`model_identity`)."""
 
@@ -56,9 +62,10 @@ class EmbeddingCache:
 
     def encode(
         self, model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_progress: bool = False,
-        precision: str = "fp32",
+        precision: str = "auto",
     ) -> np.ndarray:
-        path = self.path(texts, kind, precision)
+        # keyed by what "auto" resolves to here, so fp32 and bf16 embeddings never serve for each other
+        path = self.path(texts, kind, precision_name(precision, model_device(model)))
         if path.is_file():
             cached = np.load(path)
             if cached.shape[0] == len(texts):
@@ -72,7 +79,7 @@ class EmbeddingCache:
 
 def encode_cached(
     cache: EmbeddingCache | None, model, texts: Sequence[str], kind: Kind, batch_size: int = 64,
-    show_progress: bool = False, precision: str = "fp32",
+    show_progress: bool = False, precision: str = "auto",
 ) -> np.ndarray:
     """:func:`langmix.model.encode`, through ``cache`` when there is one."""
     if cache is not None:

@@ -183,7 +183,7 @@ def embed_benchmark(
     batch_size: int = 64,
     cache: EmbeddingCache | None = None,
     show_progress: bool = False,
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> LareqaEmbeddings:
     """Encode each language's queries and candidates once (through the cache when given), under one
     progress bar counting texts."""
@@ -389,7 +389,7 @@ def evaluate_lareqa(
     batch_size: int = 64,
     cache: EmbeddingCache | None = None,
     show_progress: bool = False,
-    precision: str = "fp32",
+    precision: str = "auto",
     debias: Debias | None = None,
 ) -> tuple[LareqaResult, LareqaEmbeddings]:
     """Encode ``benchmark`` with ``model`` (anything :func:`langmix.model.encode` accepts, in ``precision``)
@@ -431,7 +431,7 @@ class LareqaEvaluator:
         mode: CandidateMode = "context",
         batch_size: int = 64,
         primary_metric: str = "multi/map",
-        precision: str = "fp32",
+        precision: str = "auto",
     ) -> None:
         self.benchmark, self.mode, self.batch_size = benchmark, check_candidate_mode(mode), batch_size
         self.precision = precision
@@ -458,7 +458,7 @@ def dev_evaluator(
     record_ids: Iterable[str],
     mode: str = "context",
     languages: list[str] | None = None,
-    precision: str = "fp32",
+    precision: str = "auto",
 ) -> LareqaEvaluator:
     """A :class:`LareqaEvaluator` on the held-out questions of a training corpus loaded from LAReQA ``spec``
     (``xquad-r``, ``mlqa-r``, ``lareqa:FOLDER`` or a folder).

@@ -15,7 +15,7 @@ import numpy as np
 
 from langmix.data.lareqa import BENCHMARKS, LareqaBenchmark, check_candidate_mode, load_lareqa
 from langmix.errors import LangmixError
-from langmix.evaluation.cache import EmbeddingCache, model_identity
+from langmix.evaluation.cache import EmbeddingCache, model_device, model_identity
 from langmix.evaluation.debias import parse_debias
 from langmix.evaluation.lareqa import (
     LareqaEmbeddings,
@@ -26,6 +26,7 @@ from langmix.evaluation.lareqa import (
 from langmix.evaluation.report import write_run
 from langmix.evaluation.results import Result
 from langmix.io import atomic_path, check_writable, write_npy
+from langmix.precision import precision_name
 from langmix.provenance import device_info, versions
 
 PREFIXES = ("lareqa", "beir", "miracl")
@@ -69,7 +70,7 @@ def run_evaluation(
     index: str = "flat",
     use_cache: bool = True,
     model=None,
-    precision: str = "fp32",
+    precision: str = "auto",
     debias: str | None = None,
 ) -> Result:
     """Evaluate ``model_name`` (or an already loaded ``model``) on ``benchmark`` and write ``out``."""
@@ -88,7 +89,8 @@ def run_evaluation(
     )
     model = model if model is not None else load_model(model_name)
     cache = EmbeddingCache(model_identity(model_name)) if use_cache else None
-    meta = {"model": model_name, "benchmark_spec": benchmark, "precision": precision, "debias": debias,
+    meta = {"model": model_name, "benchmark_spec": benchmark, "debias": debias,
+            "precision": precision_name(precision, model_device(model)),
             "versions": versions(), "device": device_info()}
     if spec.kind == "lareqa":
         result, embeddings = evaluate_lareqa(model, data, mode, batch_size, cache, True, precision, debiasing)
