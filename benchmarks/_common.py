@@ -266,7 +266,9 @@ def environment(device: str) -> dict[str, Any]:
 
 
 def write_result(name: str, payload: dict[str, Any]) -> Path:
-    path = RESULTS / f"bench-{name}.json"
+    """``results/bench-<name>[-$LANGMIX_BENCH_TAG].json``: the tag keeps another machine's run beside the rest."""
+    tag = os.environ.get("LANGMIX_BENCH_TAG")
+    path = RESULTS / f"bench-{name}{f'-{tag}' if tag else ''}.json"
     write_json(path, payload)
     print(f"wrote {path}")
     return path

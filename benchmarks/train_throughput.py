@@ -47,6 +47,7 @@ from langmix import encoding, training
 from langmix.batches import TextBatch, make_text_batch
 from langmix.config import TrainConfig
 from langmix.dropout import CPU_DROPOUTS, use_pcg64_dropout
+from langmix.embedding_grad import use_row_gradients
 from langmix.losses import InfoNCELoss
 from langmix.precision import autocast, resolve_precision
 
@@ -91,6 +92,8 @@ class LangmixRunner:
             training.compile_encoder(model)
         if args.cpu_dropout == "pcg64":  # langmix's lever only, as above
             use_pcg64_dropout(model)
+        if not (args.dense_embedding_grad or args.compile):  # as training.prepare_model does by default
+            use_row_gradients(model)
         self.optimizer = training.make_optimizer(model, self.config)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.loss_fn = InfoNCELoss(temperature=1 / 20)  # MNRL's default scale 20
@@ -223,6 +226,8 @@ def add_step_args(parser) -> None:
     parser.add_argument("--embed-chunk", type=int, default=TrainConfig().embed_chunk,
                         help="langmix side: texts per length-sorted forward chunk (0: one padded forward)")
     parser.add_argument("--passage-length", type=int, default=128, help="passage token cap on both sides")
+    parser.add_argument("--dense-embedding-grad", action="store_true",
+                        help="langmix side: the plain dense word-embedding backward (row_embedding_grad=false)")
     parser.add_argument("--cpu-dropout", choices=CPU_DROPOUTS, default=TrainConfig().cpu_dropout,
                         help="langmix's CPU dropout masks (langmix.dropout); the ST side keeps torch's")
 
@@ -290,6 +295,7 @@ def main() -> None:
     name += ("-frozen" if args.freeze_embeddings else "") + ("-nodropout" if args.no_dropout else "")
     name += "-compile" if args.compile else ""
     name += f"-p{args.passage_length}-chunk{args.embed_chunk}" + ("-pcg64" if args.cpu_dropout == "pcg64" else "")
+    name += "-dense" if args.dense_embedding_grad else ""
     write_result(name, {**environment(device), "settings": vars(args), **result})
     st_rate, lm_rate = (side["pairs_per_s"] for side in sides.values())
     print(f"ST {st_rate:.2f} pairs/s, langmix {lm_rate:.2f} pairs/s, speed-up {lm_rate / st_rate:.2f}x, "

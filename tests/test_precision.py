@@ -44,7 +44,7 @@ def test_precision_name_says_what_a_choice_runs_in(pretend_cpu_bf16, kind, preci
 
 def test_cpu_bf16_agrees_with_the_cpu_flags():
     """The probe behind all of this: oneDNN's own check says yes on any AVX-512 CPU, even one that would
-    only emulate bf16 (0.3x fp32 measured), so langmix asks torch for the instructions themselves."""
+    only emulate bf16 (0.25x fp32 measured), so langmix asks torch for the instructions themselves."""
     cpuinfo = Path("/proc/cpuinfo")
     if not cpuinfo.is_file():
         pytest.skip("no /proc/cpuinfo to compare with")

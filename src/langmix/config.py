@@ -88,6 +88,9 @@ class TrainConfig:
                           "padded to its own longest text (0: one forward padded to the batch's longest)")
     cpu_dropout: str = _f("torch", "dropout masks on the CPU: torch (bernoulli) or pcg64 (langmix.dropout: the same "
                           "distribution, drawn ~9x faster; a different draw than torch's)")
+    row_embedding_grad: bool = _f(True, "trained word embeddings get row gradients gathered into one persistent "
+                                  "dense buffer (langmix.embedding_grad: the same gradient, without building a "
+                                  "fresh vocab x d matrix in each backward); not with model.compile")
     grad_cache_chunk: int = _f(0, "GradCache chunk size in texts per forward (0: plain loss)")
     precision: str = _f("auto", "fp32; bf16 autocast (CUDA, or a CPU with AVX512-BF16/AMX); fp16 (CUDA); "
                          "auto = bf16 on a CUDA GPU that has it or a CPU with AMX, else fp32")

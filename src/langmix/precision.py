@@ -3,7 +3,7 @@
 ``fp32`` runs in float32. ``bf16`` runs the matrix products under ``torch.autocast`` in bfloat16 (weights
 and the softmax/normalisation stay float32; gradients flow in float32), on a CUDA GPU with bf16 or on a
 CPU with native bf16 instructions (AVX512-BF16, or AMX tiles); elsewhere oneDNN would emulate bf16 at a
-fraction of the fp32 rate (0.3x on a 2-core AVX-512 Xeon without them), so ``bf16`` is refused there with
+fraction of the fp32 rate (0.25x on a 2-core AVX-512 Xeon without them), so ``bf16`` is refused there with
 a one-line error. ``fp16`` is CUDA-only and needs gradient scaling.
 
 ``auto`` picks bf16 where it is both native and fast, fp32 elsewhere: on a CUDA GPU with bf16, and on a CPU

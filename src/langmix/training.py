@@ -39,6 +39,7 @@ from langmix.config import TrainConfig, to_dict
 from langmix.data.loaders import load_corpus
 from langmix.data.parallel import Pair, ParallelCorpus, mix
 from langmix.dropout import use_pcg64_dropout
+from langmix.embedding_grad import use_row_gradients, word_embeddings
 from langmix.encoding import embed_sorted, encoder_parts
 from langmix.errors import LangmixError
 from langmix.evaluation.lareqa import dev_evaluator
@@ -224,10 +225,12 @@ def load_data(config: TrainConfig, out_dir: Path, resuming: bool, env: dist.Dist
 
 def prepare_model(config: TrainConfig, device: str, model=None):
     """The encoder to train on ``device`` in train mode: ``model``, or ``config.model.name`` loaded; word
-    embeddings frozen, PCG64 dropout (CPU) and the forward compiled as the config says."""
+    embeddings frozen or given row gradients, PCG64 dropout (CPU) and the forward compiled as the config says."""
     model = load_model(config.model.name, device=device) if model is None else model.to(device)
     if config.model.freeze_embeddings:
         freeze_word_embeddings(model)
+    elif config.row_embedding_grad and not config.model.compile:  # dynamo and sparse gradients: not tried
+        use_row_gradients(model)
     if config.cpu_dropout == "pcg64":
         use_pcg64_dropout(model)
     if config.model.compile:
@@ -458,11 +461,10 @@ def _split_weight(item: str) -> tuple[str, float | None]:
 
 def freeze_word_embeddings(model) -> int:
     """Stop training the word-embedding matrix; return how many parameters that froze."""
-    for module in model.modules():
-        if hasattr(module, "get_input_embeddings") and module is not model:
-            weight = module.get_input_embeddings().weight
-            weight.requires_grad_(False)
-            return weight.numel()
+    embedding = word_embeddings(model)
+    if embedding is not None:
+        embedding.weight.requires_grad_(False)
+        return embedding.weight.numel()
     raise LangmixError("model has no word-embedding matrix to freeze", "set model.freeze_embeddings=false")
 
 
