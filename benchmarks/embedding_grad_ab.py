@@ -18,20 +18,14 @@ import statistics
 import numpy as np
 import torch
 
-from _common import environment, load, resolve_device, setup_threads, write_result
-from train_throughput import LangmixRunner, add_step_args, prepare, xquad_batches
+from _common import environment, load, resolve_device, write_result
+from train_throughput import LangmixRunner, parse_interleaved_args, prepare, xquad_batches
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_step_args(parser)
-    parser.add_argument("--steps", type=int, default=12, help="steps per side")
-    parser.add_argument("--warmup-steps", type=int, default=2, help="first steps of each side left out")
-    parser.add_argument("--block", type=int, default=2, help="steps per side before switching sides")
-    args = parser.parse_args()
+    args = parse_interleaved_args(__doc__)
     if args.freeze_embeddings:
-        parser.error("row gradients need trained word embeddings: drop --freeze-embeddings")
-    setup_threads(args.threads)
+        raise SystemExit("row gradients need trained word embeddings: drop --freeze-embeddings")
     device = resolve_device(args.device)
     batches = xquad_batches(args.batch_size, args.steps, args.seed)
     runners = {}

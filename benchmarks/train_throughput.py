@@ -232,18 +232,25 @@ def add_step_args(parser) -> None:
                         help="langmix's CPU dropout masks (langmix.dropout); the ST side keeps torch's")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_interleaved_args(description: str | None) -> argparse.Namespace:
+    """The options of a benchmark that interleaves two training sides in blocks of steps; threads and the
+    passage cap applied."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_step_args(parser)
     parser.add_argument("--steps", type=int, default=12, help="steps per side")
-    parser.add_argument("--warmup-steps", type=int, default=2, help="first steps left out of the rate")
+    parser.add_argument("--warmup-steps", type=int, default=2, help="first steps of each side left out")
     parser.add_argument("--block", type=int, default=2, help="steps per side before switching sides")
     args = parser.parse_args()
     if args.steps <= args.warmup_steps:
         parser.error("--steps must exceed --warmup-steps")
     setup_threads(args.threads)
-    device = resolve_device(args.device)
     MAX_LENGTH["passage"] = args.passage_length
+    return args
+
+
+def main() -> None:
+    args = parse_interleaved_args(__doc__)
+    device = resolve_device(args.device)
     batches = xquad_batches(args.batch_size, args.steps, args.seed)
 
     torch.manual_seed(args.seed)
