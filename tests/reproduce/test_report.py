@@ -85,16 +85,20 @@ def test_the_cells_table_says_where_and_on_which_commit_each_cell_ran(tmp_path):
     cpu, gpu = results["cells"]["xquad-to-mlqa/x-y/seed0"], results["cells"]["xquad-to-mlqa/x-y/seed1"]
     cpu.update(device={"cpu": "Xeon", "cpu_threads": 2, "cuda": False}, commit="8e33fb4" + "0" * 33)
     gpu.update(device={"cpu": "EPYC", "cpu_threads": 16, "cuda": True, "gpu": "NVIDIA H200"}, commit="a" * 40)
+    amx = next(c for c in results["cells"].values() if c not in (cpu, gpu))  # one model name, two kinds of Xeon
+    amx.update(device={"cpu": "Xeon", "cpu_threads": 2, "cpu_bf16": "amx", "cuda": False}, commit="b" * 40)
     write_json(tmp_path / "results.json", results)
     lines = render(tmp_path).read_text(encoding="utf-8").splitlines()
     row = {cell: next(line for line in lines if line.startswith(f"| {cell} |")) for cell in (cpu["id"], gpu["id"])}
     assert row[cpu["id"]].endswith("| Xeon, 2 threads, `8e33fb4` |")
     assert row[gpu["id"]].endswith("| NVIDIA H200, `aaaaaaa` |")
-    n_other = len(results["cells"]) - 2  # the fixture's cells record no device
+    assert next(line for line in lines if line.startswith(f"| {amx['id']} |")).endswith(
+        "| Xeon, 2 threads, bf16: amx, `bbbbbbb` |")
+    n_other = len(results["cells"]) - 3  # the fixture's cells record no device
     ran_on = next(line for line in lines if line.startswith("- preset:")).split("ran on: ")[1]
     assert set(ran_on.split("; ")) == {"Xeon, 2 threads (1 cell)", "NVIDIA H200 (1 cell)",
-                                       f"not recorded ({n_other} cells)"}
-    other = next(c for c in results["cells"] if c not in (cpu["id"], gpu["id"]))
+                                       "Xeon, 2 threads, bf16: amx (1 cell)", f"not recorded ({n_other} cells)"}
+    other = next(c for c in results["cells"] if c not in (cpu["id"], gpu["id"], amx["id"]))
     assert next(line for line in lines if line.startswith(f"| {other} |")).endswith("| not recorded, `?` |")
 
 

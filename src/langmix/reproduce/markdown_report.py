@@ -141,12 +141,14 @@ def cells_table(results: dict[str, Any]) -> str:
 
 
 def device_name(device: dict[str, Any] | None) -> str:
-    """A cell's device in words: the GPU's name, or the CPU with its threads ("not recorded" for old records)."""
+    """A cell's device in words: the GPU's name, or the CPU with its threads and, where recorded, its native bf16
+    instructions (one model name covers Xeons with and without AMX); "not recorded" for old records."""
     if not device:
         return "not recorded"
     if device.get("cuda"):
         return str(device.get("gpu", "GPU"))
-    return f"{device.get('cpu', 'CPU')}, {device.get('cpu_threads', '?')} threads"
+    bf16 = f", bf16: {device['cpu_bf16'] or 'none'}" if "cpu_bf16" in device else ""
+    return f"{device.get('cpu', 'CPU')}, {device.get('cpu_threads', '?')} threads{bf16}"
 
 
 def ran_on(record: dict[str, Any]) -> str:
