@@ -13,10 +13,10 @@ import typer
 
 from langmix.errors import LangmixError
 
-# click's exception module (typer >= 0.2x vendors click): found from an exception typer exports
 # langmix.precision's rules, in words (that module imports torch, which the CLI loads only when a command runs)
 PRECISION_HELP = ("auto (bf16 on a CUDA GPU with bf16 or a CPU with AMX, else fp32), fp32, or bf16 (autocast; "
                   "needs AVX512-BF16/AMX or a bf16 GPU; embeddings at cosine >= 0.999 to fp32)")
+# click's exception module (typer >= 0.2x vendors click): found from an exception typer exports
 _CLICK = sys.modules[typer.BadParameter.__module__]
 _NO_ARGS_HELP = getattr(_CLICK, "NoArgsIsHelpError", ())  # `langmix` alone: the help, not an error line
 

@@ -138,9 +138,11 @@ def evaluate_cell(
     return the JSON summary (headline metrics, language-pair mAP). Each ``debias`` spec (e.g. ``lir:1``)
     re-scores the same embeddings after that debiasing into ``eval-<spec>/`` beside ``folder``; its summary
     goes under ``debiased``."""
+    from langmix.evaluation.cache import model_device
     from langmix.evaluation.debias import debias_folder, parse_debias
     from langmix.evaluation.lareqa import embed_benchmark, score_embeddings
     from langmix.evaluation.report import write_run
+    from langmix.precision import precision_name
 
     if settings.eval_max_seq_length:
         model.max_seq_length = settings.eval_max_seq_length
@@ -150,7 +152,7 @@ def evaluate_cell(
     meta = {
         "model": model_name,
         "benchmark_spec": data.benchmark.name,
-        "precision": settings.eval_precision,
+        "precision": precision_name(settings.eval_precision, model_device(model)),  # "auto" as resolved here
         "versions": versions(),
         "device": device_info(),
     }
