@@ -35,7 +35,7 @@ def tiny_model(tiny_model_path):
 @pytest.mark.parametrize("kind", ["query", "passage"])
 def test_same_embeddings_as_sentence_transformers(tiny_model, kind):
     expected = encode(tiny_model, TEXTS, kind, batch_size=3)
-    got = encoding.encode_fast(tiny_model, TEXTS, kind, batch_size=3)
+    got = encoding.encode_fast(tiny_model, TEXTS, kind, batch_size=3, precision="fp32")
     assert got.dtype == np.float32 and got.shape == expected.shape
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
@@ -53,7 +53,7 @@ def test_truncation_matches_max_seq_length(tiny_model):
     ids = encoding.tokenize(encoding.encoder_parts(tiny_model), [long_text], "passage: ")
     assert len(ids[0]) == tiny_model.max_seq_length
     np.testing.assert_allclose(
-        encoding.encode_fast(tiny_model, [long_text, "short"], "passage"),
+        encoding.encode_fast(tiny_model, [long_text, "short"], "passage", precision="fp32"),
         encode(tiny_model, [long_text, "short"], "passage"),
         atol=1e-5,
     )
@@ -128,7 +128,7 @@ def test_encode_fast_runs_the_capped_batches(tiny_model, monkeypatch):
     parts = encoding.encoder_parts(tiny_model)
     lengths = [len(r) for r in encoding.tokenize(parts, TEXTS, tiny_model.prompts["passage"])]
     done: list[int] = []
-    emb = encoding.encode_fast(tiny_model, TEXTS, "passage", batch_size=64, on_batch=done.append)
+    emb = encoding.encode_fast(tiny_model, TEXTS, "passage", batch_size=64, on_batch=done.append, precision="fp32")
     assert done == [len(b) for b in encoding.encode_batches(lengths, 64)]
     assert len(done) == len(set(lengths)) > 1  # one batch per distinct length
     np.testing.assert_allclose(emb, encoding.st_encode(tiny_model, TEXTS, "passage"), atol=1e-5)
@@ -162,7 +162,7 @@ def test_unknown_precision_and_empty_input_fail_with_a_fix(tiny_model):
 
 def test_bf16_stays_close_to_fp32(tiny_model, pretend_cpu_bf16):
     pretend_cpu_bf16("avx512_bf16")
-    fp32 = encoding.encode_fast(tiny_model, TEXTS, "passage")
+    fp32 = encoding.encode_fast(tiny_model, TEXTS, "passage", precision="fp32")
     bf16 = encoding.encode_fast(tiny_model, TEXTS, "passage", precision="bf16")
     assert (fp32 * bf16).sum(1).min() > 0.99
 

@@ -42,6 +42,7 @@ def test_precision_name_says_what_a_choice_runs_in(pretend_cpu_bf16, kind, preci
     assert precision_name(precision, "cpu") == name
 
 
+@pytest.mark.real_cpu
 def test_cpu_bf16_agrees_with_the_cpu_flags():
     """The probe behind all of this: oneDNN's own check says yes on any AVX-512 CPU, even one that would
     only emulate bf16 (0.25x fp32 measured), so langmix asks torch for the instructions themselves."""
