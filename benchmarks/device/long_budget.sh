@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run THERE (the GPU machine, through the device tool), from the repo root, as the SECOND call of a lease:
 #   bash benchmarks/device/long_budget.sh [SECONDS]
-# The first call (run.sh) carried .device/e5-part-aa; this one carries .device/e5-part-ab, .device/data (the
-# data sets, gzipped) and .device/whl-repro (pydantic's wheels: the GPU image lacks them). It converts the
+# The first call (run.sh) carried .device/e5-part-aa and .device/whl (pydantic's wheels among them: the GPU
+# image lacks them); both stay on the warm machine. This one carries .device/e5-part-ab; the data sets are the
+# repository's own data/ (gzipped copies, in the checkout). It converts the
 # embedded model, runs issue 28's long-budget cells (configs/reproduce-long.yaml: xquad-to-mlqa, zero-shot,
 # x-x-mono, x-y, hybrid, seed 0 first) on the whole MLQA-R pool, scores the kept models with the LAReQA
 # context candidates too, then more seeds while time is left, and packs the run folder (no weights) into
@@ -15,10 +16,10 @@ log="$out/long.log"
 exec > >(tee -a "$log") 2>&1
 py=${PY:-python3} cfg=${CONFIG:-configs/reproduce-long.yaml} extra=(${EXTRA:-})  # EXTRA: a dry run's --steps ...
 site=/tmp/langmix-site
-[[ -n ${PY:-} ]] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" \
-  .device/whl-repro/*.whl || { echo "wheel install failed"; exit 2; }
+# run.sh installed the carried wheels into $site in the first call; a dry run here (PY=...) needs none
+[[ -n ${PY:-} || -d $site/pydantic ]] || { echo "pydantic missing: run run.sh first in this lease"; exit 2; }
 export PYTHONPATH="$PWD/src:$site${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
-export LANGMIX_HOME=/tmp/langmix-home LANGMIX_DATA="$PWD/.device/data" TOKENIZERS_PARALLELISM=false
+export LANGMIX_HOME=/tmp/langmix-home TOKENIZERS_PARALLELISM=false
 mkdir -p /tmp/langmix-bin  # a `langmix` on PATH (timeout runs programs, not shell functions)
 printf '#!/usr/bin/env bash\nexec "%s" -c "import sys; from langmix.cli import main; sys.argv[0] = \x27langmix\x27; main()" "$@"\n' \
   "$(command -v "$py")" > /tmp/langmix-bin/langmix && chmod +x /tmp/langmix-bin/langmix

