@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from langmix.search.search import MAX_QUERY_CHARS
+from langmix.search.search import MAX_K, MAX_QUERY_CHARS
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -78,6 +78,7 @@ def test_page_and_security_headers(server: str) -> None:
     status, headers, body = get(f"{server}/")
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert b'<script src="/static/app.js" defer></script>' in body
+    assert f'<select id="k" name="k" data-max="{MAX_K}">'.encode() in body  # the page brings a link's k into range
     assert "script-src" not in headers["content-security-policy"]  # default-src 'self': no inline scripts
     assert headers["content-security-policy"].startswith("default-src 'self'")
     assert headers["x-content-type-options"] == "nosniff"
