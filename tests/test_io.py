@@ -159,3 +159,16 @@ def test_run_lock_refuses_a_second_process_and_frees_when_the_holder_dies(tmp_pa
         holder.wait()
     with run_lock(tmp_path), run_lock(tmp_path):
         pass
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="run_lock needs fcntl")
+@pytest.mark.parametrize("below", ["", "run"])
+def test_run_lock_on_a_file_is_one_line(tmp_path, below):
+    """A run folder that is a file (or below one) cannot hold the lock: a one-line error, not an OSError."""
+    from langmix.io import run_lock
+
+    (tmp_path / "x").write_text("a file")
+    with pytest.raises(LangmixError, match=r"could not write .*x/(run/)?\.lock: .*; a file or folder of that name"):
+        with run_lock(tmp_path / "x" / below):
+            pass
+    assert (tmp_path / "x").read_text() == "a file"

@@ -19,6 +19,11 @@ class LangmixError(Exception):
         super().__init__(" ".join(message.split()))
 
 
+class DamagedData(LangmixError):
+    """A file langmix wrote no longer reads as written (edited, damaged, replaced): the user's fix is to
+    rebuild it, but for a server it is its own fault (HTTP 500), not the request's (400)."""
+
+
 def validation_problem(err) -> str:
     """The first problem of a pydantic ``ValidationError`` as one line: ``field.sub='value': message``."""
     first = err.errors()[0]

@@ -241,17 +241,23 @@ _HELD_LOCKS: set[Path] = set()
 
 
 @contextlib.contextmanager
-def run_lock(folder: str | Path) -> Iterator[None]:
+def run_lock(folder: str | Path, lock: str | Path | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``folder/.lock`` while the block runs, so that two processes never write one
     run folder at once (a second ``langmix reproduce`` or ``--report-only`` on a running grid would otherwise
-    rewrite results.json under it and lose a cell). Re-entrant within a process; released when the process
-    dies, so a killed run never leaves a stale lock. Without ``fcntl`` (Windows) it does nothing."""
-    path = (Path(folder) / ".lock").resolve()
+    rewrite results.json under it and lose a cell). ``lock`` names another lock file, for a folder that is
+    replaced whole (an index: see :func:`langmix.search.index.lock_file`). Re-entrant within a process;
+    released when the process dies, so a killed run never leaves a stale lock. Without ``fcntl`` (Windows)
+    it does nothing. A lock that cannot be written (``folder`` is a file, no permission) is a one-line error."""
+    path = Path(Path(folder) / ".lock" if lock is None else lock).resolve()
     if fcntl is None or path in _HELD_LOCKS:
         yield
         return
-    _make_parent(path)
-    with open(path, "a+", encoding="utf-8") as handle:
+    try:
+        _make_parent(path)
+        handle = open(path, "a+", encoding="utf-8")  # closed by the with below
+    except OSError as err:
+        raise write_error(path, err) from err
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -267,3 +267,22 @@ def test_debias_needs_a_lareqa_benchmark(mock_model, beir_tiny, tmp_path, cli):
     run = cli("evaluate", "--model", "mock", "--benchmark", f"beir:{beir_tiny}", "--out", tmp_path / "r",
               "--debias", "lir")
     assert run.code == 2 and "needs a LAReQA benchmark" in run.err
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda s, m, u: [1, 2], lambda m, u: "it holds an array, not an object of metric -> {unit id: score}"),
+    (lambda s, m, u: s | {m: list(s[m].values())}, lambda m, u: f"{m} holds an array, not an object of unit id"),
+    (lambda s, m, u: s | {m: s[m] | {u: "high"}},
+     lambda m, u: f"the {m} score of unit '{u}' is \"high\", not a number"),
+], ids=["top_level_array", "metric_as_array", "score_as_string"])
+def test_compare_names_a_malformed_per_query_file(mock_model, lareqa_tiny, tmp_path, cli, damage, words):
+    """A damaged per_query.json is named as malformed, not taken for a run on different queries."""
+    a = _evaluate(cli, lareqa_tiny, tmp_path / "a")
+    b = _evaluate(cli, lareqa_tiny, tmp_path / "b")
+    scores = json.loads((b / "per_query.json").read_text())
+    metric = next(iter(scores))
+    unit = next(iter(scores[metric]))
+    (b / "per_query.json").write_text(json.dumps(damage(scores, metric, unit)))
+    line = cli("compare", a, b, "--n-resamples", "100").error_line()
+    assert f"{b / 'per_query.json'} is malformed: {words(metric, unit)}" in line
+    assert line.endswith("run 'langmix evaluate' into its folder again to rewrite it")

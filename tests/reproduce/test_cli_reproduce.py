@@ -98,3 +98,16 @@ def test_bad_command_line_values_are_one_line(tmp_path, cli, args, words):
     line = cli("reproduce", "--quick", "--out", tmp_path / "run", *args).error_line()
     assert words in line
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("layout, extra, words", [
+    ("file_at_out", [], "is a file, not a folder"),
+    ("file_at_out", ["--report-only"], "is a file, not a folder"),
+    ("file_as_parent", [], "cannot be created"),
+], ids=["file", "file_report_only", "file_as_parent"])
+def test_an_out_that_cannot_be_a_folder_is_one_line(tmp_path, cli, layout, extra, words):
+    (tmp_path / "x").write_text("a file")
+    out = tmp_path / "x" / "run" if layout == "file_as_parent" else tmp_path / "x"
+    line = cli("reproduce", "--quick", "--out", out, *extra).error_line()
+    assert f"--out {out} {words}" in line
+    assert (tmp_path / "x").read_text() == "a file"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,35 @@ def e5_index(tmp_path_factory: pytest.TempPathFactory, embedded_model_path: Path
 
     out = tmp_path_factory.mktemp("indexes") / "multilingual-e5-small"
     return build_search_index(read_passages(str(COLLECTION)), "multilingual-e5-small", out, show_progress=False)
+
+
+def _damage(path: Path, where: str = "middle") -> None:
+    """Change ``path`` in place without changing its size: one byte flipped in the middle or in the header
+    (JSONL: every double quote made a single one, so that no line parses)."""
+    data = bytearray(path.read_bytes())
+    if path.suffix == ".jsonl":
+        data = data.replace(b'"', b"'")
+    else:
+        data[12 if where == "header" else len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture
+def damage() -> Callable[[Path, str], None]:
+    """Change a file in place without changing its size (see :func:`_damage`)."""
+    return _damage
+
+
+@pytest.fixture
+def damaged_copy(tmp_path: Path) -> Callable[..., Path]:
+    """``make(index, file, where)``: a copy of ``index`` as ``tmp_path/idx``, ``file`` damaged (:func:`_damage`)."""
+
+    def make(index: Path, name: str, where: str = "middle") -> Path:
+        copy = shutil.copytree(index, tmp_path / "idx")
+        _damage(copy / name, where)
+        return copy
+
+    return make
 
 
 def free_port() -> int:

@@ -120,3 +120,16 @@ def test_bad_query_shows_the_message_and_the_page_goes_on(browser, server: str) 
     _ask(browser, "Everest", "5")
     _wait(browser, lambda d: len(_column(d, "random-init").find_elements(By.CSS_SELECTOR, "li.hit")) == 5)
     assert not browser.find_elements(By.CSS_SELECTOR, "#message.error")
+
+
+@pytest.mark.parametrize("k,chosen,hits", [("7", "7", 7), ("500", "100", 31), ("ten", "10", 10)])
+def test_a_link_with_a_k_the_menu_lacks(browser, server: str, k: str, chosen: str, hits: int) -> None:
+    """?k=7 gets a menu entry of its own, ?k=500 the largest k (the collection has 31), ?k=ten the default."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(f"{server}/?q=Everest&k={k}")
+    _wait(browser, lambda d: len(_column(d, "random-init").find_elements(By.CSS_SELECTOR, "li.hit")) == hits)
+    assert Select(browser.find_element(By.ID, "k")).first_selected_option.text == chosen
+    assert not browser.find_elements(By.CSS_SELECTOR, "#message.error")
+    assert browser.find_element(By.ID, "message").text == f"top {chosen} for “Everest”"

@@ -81,6 +81,38 @@ def test_cli_errors_are_one_line(tiny_index: Path, tmp_path: Path, make_args, me
     assert len(errors) == 1 and message in errors[0]
 
 
+def _error_line(*args: str) -> str:
+    result = _run_cli(*args)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("langmix: error:")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+def test_a_damaged_index_is_one_line(tiny_index: Path, damaged_copy) -> None:
+    line = _error_line("search", str(damaged_copy(tiny_index, "passages.jsonl")), "q")
+    assert "idx is damaged (passages.jsonl changed since the build); rebuild it with 'langmix index" in line
+
+
+def test_a_source_file_is_no_index(collection: Path) -> None:
+    line = _error_line("search", str(collection), "q")
+    assert f"{collection} is a file, not an index folder; build an index from it with 'langmix index" in line
+    assert f"--out {collection} " not in line  # not an index over its own source file
+
+
+def test_a_failed_build_leaves_nothing_half_built(collection: Path, tmp_path: Path) -> None:
+    out = tmp_path / "idx"
+    line = _error_line("index", str(collection), "--out", str(out), "--batch-size", "0")
+    assert "Invalid value for '--batch-size'" in line
+    assert list(tmp_path.iterdir()) == []
+    assert "idx not found; build it with 'langmix index" in _error_line("search", str(out), "q")
+
+
+def test_a_port_out_of_range_is_one_line(tiny_index: Path) -> None:
+    line = _error_line("serve", str(tiny_index), "--port", "70000")
+    assert "Invalid value for '--port'" in line and "65535" in line
+
+
 @pytest.mark.parametrize("make_args,message", [
     (lambda tmp, idx, m: ["search", idx, "x" * 1001], "the query has 1001 characters"),
     (lambda tmp, idx, m: ["search", idx, "q", "-k", "0"], "k = 0 is out of range"),

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +127,79 @@ def test_approximate_indexes(collection: Path, tiny_index: Path, tiny_model_path
 def test_unknown_index_kind(collection: Path, tiny_model_path: Path, tmp_path: Path) -> None:
     with pytest.raises(LangmixError, match="unknown index kind 'lsh'"):
         build_search_index(read_passages(str(collection)), str(tiny_model_path), tmp_path / "x", "lsh")
+
+
+@pytest.mark.parametrize("name,where", [("passages.jsonl", "middle"), ("index.faiss", "middle"),
+                                        ("index.faiss", "header"), ("passages.offsets.npy", "middle"),
+                                        ("passages.offsets.npy", "header")])
+def test_same_size_edits_are_refused(tiny_index: Path, damaged_copy, name: str, where: str) -> None:
+    damaged = damaged_copy(tiny_index, name, where)
+    with pytest.raises(LangmixError, match=rf"index .*idx is damaged \({name} changed since the build\); rebuild it"):
+        load_index(damaged)
+
+
+@pytest.mark.parametrize("edit", [{"dim": 33}, {"languages": {"en": 31}}, {"count": 30}, {"source": "other.jsonl"}])
+def test_an_edited_description_is_refused(tiny_index: Path, tmp_path: Path, edit: dict) -> None:
+    damaged = shutil.copytree(tiny_index, tmp_path / "idx")
+    meta = json.loads((damaged / "index.json").read_text())
+    (damaged / "index.json").write_text(json.dumps(meta | edit, indent=2))
+    with pytest.raises(LangmixError, match=r"idx/index.json was changed after the build"):
+        load_index(damaged)
+
+
+def test_a_passage_file_changed_under_an_open_index_is_refused(tiny_index: Path, tmp_path: Path, damage) -> None:
+    """The passages are read at search time, after the checks: a change since loading is caught then."""
+    from langmix.errors import DamagedData
+
+    index = load_index(shutil.copytree(tiny_index, tmp_path / "idx"))
+    damage(index.folder / "passages.jsonl")
+    with pytest.raises(DamagedData, match="passages.jsonl .*changed since it was opened"):
+        index.store.get([0])
+
+
+def test_a_build_that_fails_before_its_first_shard_leaves_nothing(collection: Path, tiny_model_path: Path,
+                                                                  tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing to resume, so no .partial folder that would make a search advise a rerun."""
+    out = tmp_path / "idx"
+    Interrupt(monkeypatch, at=1)
+    with pytest.raises(KeyboardInterrupt):
+        build_search_index(read_passages(str(collection)), str(tiny_model_path), out, show_progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".idx.lock"]
+    with pytest.raises(LangmixError, match="index .*idx not found"):
+        load_index(out)
+
+
+def test_a_bad_batch_size_is_refused_before_anything_is_written(collection: Path, tiny_model_path: Path,
+                                                                tmp_path: Path) -> None:
+    with pytest.raises(LangmixError, match="batch size 0 must be positive"):
+        build_search_index(read_passages(str(collection)), str(tiny_model_path), tmp_path / "idx", batch_size=0,
+                           show_progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="run_lock needs fcntl")
+def test_two_builds_into_one_folder_are_refused(collection: Path, tiny_model_path: Path, tmp_path: Path) -> None:
+    """A build holds .DIR.lock beside its folder (the folder itself is replaced whole at the end)."""
+    import fcntl
+
+    out = tmp_path / "idx"
+    with open(tmp_path / ".idx.lock", "a+") as other:  # another process's build
+        other.write("pid 1234 on elsewhere")
+        other.flush()
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(LangmixError, match=r"idx is being written by another langmix run \(pid 1234"):
+            build_search_index(read_passages(str(collection)), str(tiny_model_path), out, show_progress=False)
+    assert not out.exists() and not partial_dir(out).exists()
+    assert load_index(build_search_index(read_passages(str(collection)), str(tiny_model_path), out,
+                                         show_progress=False)).count == 31
+
+
+def test_the_rebuild_advice_is_the_recorded_command(tmp_path: Path) -> None:
+    from langmix.search.index import rebuild_advice
+
+    meta = {"source": "mlqa-r", "model": "/m/hybrid", "index": "hnsw"}
+    assert rebuild_advice(tmp_path, meta) == (
+        f"rebuild it with 'langmix index mlqa-r --out {tmp_path} --model /m/hybrid --index hnsw'")
+    assert rebuild_advice(tmp_path, {"source": "", "model": "multilingual-e5-small", "index": "flat"}) == (
+        f"rebuild it with 'langmix index SOURCE --out {tmp_path}'")

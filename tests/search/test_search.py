@@ -70,10 +70,12 @@ def test_index_and_model_must_match(tiny_index: Path, e5_index: Path, embedded_m
 def test_recorded_model_gone(tiny_index: Path, tiny_model_path: Path, tmp_path: Path) -> None:
     import json
 
+    from langmix.search.index import sealed
+
     moved = tmp_path / "idx"
     shutil.copytree(tiny_index, moved)
-    meta = json.loads((moved / "index.json").read_text())
-    (moved / "index.json").write_text(json.dumps(meta | {"model": str(tmp_path / "deleted-model")}))
+    meta = json.loads((moved / "index.json").read_text())  # resealed: a model moved away, not an edited index
+    (moved / "index.json").write_text(json.dumps(sealed(meta | {"model": str(tmp_path / "deleted-model")})))
     with pytest.raises(LangmixError, match="which is not found here; pass --model"):
         open_searchers([moved])
     assert open_searchers([moved], model=str(tiny_model_path))[0].index.count == 31

@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from langmix.search.search import MAX_QUERY_CHARS
+from langmix.search.search import MAX_K, MAX_QUERY_CHARS
 
 
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
@@ -78,6 +78,7 @@ def test_page_and_security_headers(server: str) -> None:
     status, headers, body = get(f"{server}/")
     assert status == 200 and headers["content-type"].startswith("text/html")
     assert b'<script src="/static/app.js" defer></script>' in body
+    assert f'<select id="k" name="k" data-max="{MAX_K}">'.encode() in body  # the page brings a link's k into range
     assert "script-src" not in headers["content-security-policy"]  # default-src 'self': no inline scripts
     assert headers["content-security-policy"].startswith("default-src 'self'")
     assert headers["x-content-type-options"] == "nosniff"
@@ -102,3 +103,38 @@ def test_concurrent_clients(server: str) -> None:
     assert len(answers) == 32
     assert all(status == (200 if query.strip() and len(query) <= MAX_QUERY_CHARS else 400)
                for query, status in answers)
+
+
+def asgi_get(app, path: str, query: str) -> tuple[int, dict]:
+    """GET through the app itself, without a server: an exception no handler answers escapes this call
+    (where a server would log its traceback)."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": query.encode(), "headers": [],
+             "server": ("testserver", 80), "client": ("127.0.0.1", 1), "root_path": ""}
+    asyncio.run(app(scope, receive, send))
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], json.loads(body)
+
+
+def test_a_passage_file_damaged_while_serving_is_a_json_500(tiny_index, tmp_path, damage) -> None:
+    import shutil
+
+    from langmix.search import open_searchers
+    from langmix.search.serve import create_app
+
+    app = create_app(open_searchers([shutil.copytree(tiny_index, tmp_path / "idx")]))
+    assert asgi_get(app, "/api/search", "q=Berlin&k=3")[0] == 200
+    damage(tmp_path / "idx" / "passages.jsonl")
+    status, body = asgi_get(app, "/api/search", "q=Berlin&k=3")
+    assert status == 500
+    assert "passages.jsonl of index" in body["error"] and "changed since it was opened" in body["error"]

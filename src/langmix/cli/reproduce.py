@@ -64,11 +64,12 @@ def reproduce(
     ),
 ) -> None:
     """Train and evaluate every strategy on every test set (resumable; finished cells are never rerun)."""
+    from langmix.io import check_writable
     from langmix.reproduce import finalize, make_settings, run_reproduce
     from langmix.reproduce.settings import apply_train_overrides
 
     preset = "quick" if quick else "full"
-    folder = out or Path("runs") / f"reproduce-{preset}"
+    folder = check_writable(out or Path("runs") / f"reproduce-{preset}", folder=True)
     if report_only:
         typer.echo(f"wrote {finalize(folder)}")
         return

@@ -23,7 +23,7 @@ def index(
                                                     "collections past about a million passages)."),
     candidates: str = typer.Option("sentence", help="LAReQA candidates: 'sentence' or 'context' (+ paragraph)."),
     lang: str = typer.Option("und", help="Language of passages that name none."),
-    batch_size: int = typer.Option(64, help="Passages per forward pass."),
+    batch_size: int = typer.Option(64, min=1, help="Passages per forward pass."),
 ) -> None:
     """Encode a collection with a model into a searchable index (resumes an interrupted build)."""
     from langmix.evaluation.beir import import_faiss

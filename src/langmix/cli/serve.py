@@ -13,7 +13,7 @@ from langmix.errors import LangmixError, require
 @app.command()
 def serve(
     folders: list[Path] = typer.Argument(..., help="One index folder, or two to compare side by side."),
-    port: int = typer.Option(8000, help="TCP port."),
+    port: int = typer.Option(8000, min=1, max=65535, help="TCP port."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on (default: this machine only)."),
     model: str | None = typer.Option(None, help="Model to encode queries (default: each index's own)."),
 ) -> None:

@@ -21,6 +21,7 @@ reads them from run folders, ``langmix reproduce`` averages them over seeds firs
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,7 +102,36 @@ def load_per_query(run: str | Path) -> Scores:
             f"{run} has per_query.json but no results.json: its evaluation did not finish",
             "run 'langmix evaluate' into it again",
         )
-    return read_json(path)
+    return read_per_query(path)
+
+
+def read_per_query(path: Path) -> Scores:
+    """A per_query.json(.gz), checked to be metric -> unit id -> number, so that a damaged file is named as
+    such rather than compared (as "different queries", or with a traceback)."""
+    scores = read_json(path)
+    problem = _malformed(scores)
+    if problem:
+        raise LangmixError(f"{path} is malformed: {problem}",
+                           "run 'langmix evaluate' into its folder again to rewrite it")
+    return scores
+
+
+def _malformed(scores: object) -> str | None:
+    """What is wrong with per-query scores read from JSON, or None."""
+    if not isinstance(scores, dict):
+        return f"it holds {_json_kind(scores)}, not an object of metric -> {{unit id: score}}"
+    for metric, units in scores.items():
+        if not isinstance(units, dict):
+            return f"{metric} holds {_json_kind(units)}, not an object of unit id -> score"
+        for unit, score in units.items():
+            if isinstance(score, bool) or not isinstance(score, int | float):
+                return f"the {metric} score of unit '{unit}' is {json.dumps(score)[:40]}, not a number"
+    return None
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return kinds.get(type(value), "null")
 
 
 def compare_runs(runs: list[str | Path], n_resamples: int = 10_000, seed: int = 42) -> list[Comparison]:

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from langmix.evaluation.compare import TEST_NAME, compare_scores, per_query_path
-from langmix.io import read_json
+from langmix.evaluation.compare import TEST_NAME, compare_scores, per_query_path, read_per_query
 from langmix.reproduce.aggregate import METRICS, benchmark_of, group_cells, row_order
 from langmix.reproduce.grid import HYBRID_LABEL
 
@@ -74,7 +73,7 @@ def seed_averaged_per_query(out: Path, records: list[dict[str, Any]], bench: str
     files = [per_query_path(out / "cells" / r["id"] / r.get("eval_dir", "eval")) for r in records]
     if not all(f.is_file() for f in files):
         return None
-    runs = [read_json(f) for f in files]
+    runs = [read_per_query(f) for f in files]
     averaged = {}
     for metric in METRICS:
         key = f"{bench}/{metric}"

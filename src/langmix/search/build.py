@@ -5,7 +5,12 @@ Passages are encoded with the model's passage prompt by :func:`langmix.encoding.
 shard is saved to ``.DIR.partial/`` at once. A build that is interrupted (Ctrl-C, a killed process, a
 full disk) leaves no ``DIR`` (or the previous complete one) and its finished shards: the same command
 run again encodes only the missing shards. The partial folder records the model fingerprint, a hash
-of the passage texts and the shard size; if any of them changed, the shards are discarded.
+of the passage texts and the shard size; if any of them changed, the shards are discarded. A build that
+fails before its first shard is saved leaves no partial folder: there is nothing to resume.
+
+Settings are checked before anything is written, and a build holds ``.DIR.lock`` beside ``DIR``
+(:func:`langmix.io.run_lock`), so a second build into the same folder fails at once instead of racing
+the first over the shards and the final rename.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from tqdm.auto import tqdm
 from langmix.errors import LangmixError
 from langmix.evaluation.beir import INDEX_KINDS, IndexKind, build_index, import_faiss
 from langmix.evaluation.cache import texts_hash
-from langmix.io import atomic_dir, read_json, write_json, write_npy
-from langmix.search.index import DATA_FILES, FAISS_FILE, FORMAT, META_FILE, VERSION, partial_dir
+from langmix.io import atomic_dir, read_json, run_lock, write_json, write_npy
+from langmix.search.index import FAISS_FILE, FORMAT, META_FILE, VERSION, describe_files, lock_file, partial_dir, sealed
 from langmix.search.models import ModelRef
 from langmix.search.passages import Passage, language_counts
 from langmix.search.store import write_store
@@ -46,22 +51,32 @@ def build_search_index(
 
     faiss = import_faiss()  # before the encoding, which may take hours
     out = Path(out).expanduser()
+    _check_settings(kind, batch_size, shard_size)
+    with run_lock(out, lock_file(out)):
+        _check_target(out)
+        start = time.perf_counter()
+        ref = ModelRef.of(model)
+        texts = [p.text for p in passages]
+        emb = encode_shards(load_model(ref.name), texts, partial_dir(out), ref, batch_size, shard_size,
+                            show_progress)
+        built = build_index(emb, kind)
+        with atomic_dir(out) as tmp:
+            faiss.write_index(built, str(tmp / FAISS_FILE))
+            write_store(tmp, passages)
+            meta = _meta(passages, ref, kind, emb.shape[1], source, time.perf_counter() - start)
+            meta["files"] = describe_files(tmp)
+            write_json(tmp / META_FILE, sealed(meta))  # last: its presence marks the folder complete
+        shutil.rmtree(partial_dir(out), ignore_errors=True)
+    return out
+
+
+def _check_settings(kind: str, batch_size: int, shard_size: int) -> None:
     if kind not in INDEX_KINDS:
         raise LangmixError(f"unknown index kind '{kind}'", f"use one of {', '.join(INDEX_KINDS)}")
-    _check_target(out)
-    start = time.perf_counter()
-    ref = ModelRef.of(model)
-    texts = [p.text for p in passages]
-    emb = encode_shards(load_model(ref.name), texts, partial_dir(out), ref, batch_size, shard_size, show_progress)
-    built = build_index(emb, kind)
-    with atomic_dir(out) as tmp:
-        faiss.write_index(built, str(tmp / FAISS_FILE))
-        write_store(tmp, passages)
-        meta = _meta(passages, ref, kind, emb.shape[1], source, time.perf_counter() - start)
-        meta["files"] = {name: (tmp / name).stat().st_size for name in DATA_FILES}
-        write_json(tmp / META_FILE, meta)  # last: its presence marks the folder complete
-    shutil.rmtree(partial_dir(out), ignore_errors=True)
-    return out
+    if batch_size < 1:
+        raise LangmixError(f"batch size {batch_size} must be positive", "use e.g. 64")
+    if shard_size < 1:
+        raise LangmixError(f"shard size {shard_size} must be positive", "use e.g. 4096")
 
 
 def _check_target(out: Path) -> None:
@@ -75,20 +90,23 @@ def encode_shards(model, texts: list[str], work: Path, ref: ModelRef, batch_size
     """(n, dim) passage embeddings, reusing the shards a previous, interrupted build saved in ``work``."""
     from langmix.encoding import encode_fast
 
-    if shard_size < 1:
-        raise LangmixError(f"shard size {shard_size} must be positive", "use e.g. 4096")
     _prepare_work(work, {"model_fingerprint": ref.fingerprint, "texts": texts_hash(texts), "shard_size": shard_size})
     parts = []
-    with tqdm(total=len(texts), desc="encode passages", unit="passage", disable=not show_progress) as bar:
-        for number, first in enumerate(range(0, len(texts), shard_size)):
-            chunk, path = texts[first:first + shard_size], work / f"shard-{number:06d}.npy"
-            emb = _saved_shard(path, len(chunk))
-            if emb is None:
-                emb = encode_fast(model, chunk, "passage", batch_size=batch_size, on_batch=bar.update)
-                write_npy(path, emb)
-            else:
-                bar.update(len(chunk))
-            parts.append(emb)
+    try:
+        with tqdm(total=len(texts), desc="encode passages", unit="passage", disable=not show_progress) as bar:
+            for number, first in enumerate(range(0, len(texts), shard_size)):
+                chunk, path = texts[first:first + shard_size], work / f"shard-{number:06d}.npy"
+                emb = _saved_shard(path, len(chunk))
+                if emb is None:
+                    emb = encode_fast(model, chunk, "passage", batch_size=batch_size, on_batch=bar.update)
+                    write_npy(path, emb)
+                else:
+                    bar.update(len(chunk))
+                parts.append(emb)
+    except BaseException:
+        if not any(work.glob("shard-*.npy")):  # nothing to resume: no folder that calls the index half-built
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     return np.concatenate(parts)
 
 

@@ -7,7 +7,8 @@ build step) and a JSON API:
 * ``GET /api/search?q=...&k=10``: per index, the top k hits and their language shares.
 
 Bad input (empty or over-long query, k out of range, a non-number k) gets a 4xx answer
-``{"error": "<problem>; <fix>"}`` and the server goes on serving. Passage text only ever reaches the
+``{"error": "<problem>; <fix>"}`` and the server goes on serving; a passage file changed under the running
+server gets a 500 answer of the same shape. Passage text only ever reaches the
 page as JSON strings that the script puts in ``textContent``, and the Content-Security-Policy allows
 scripts from the server's own files only, so a passage holding ``<script>`` is shown, never run.
 """
@@ -23,7 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from langmix.errors import LangmixError
+from langmix.errors import DamagedData, LangmixError
 from langmix.search.search import Searcher, search_all
 
 STATIC = Path(__file__).with_name("static")
@@ -71,11 +72,12 @@ def _describe(searcher: Searcher) -> dict:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    """Every failure becomes ``{"error": message}`` with a 4xx status, never an HTML page or a trace."""
+    """Every failure becomes ``{"error": message}``, never an HTML page or a trace: 4xx for bad input, 500 for
+    an index damaged under the running server."""
 
     @app.exception_handler(LangmixError)
     async def bad_input(request: Request, err: LangmixError) -> JSONResponse:
-        return JSONResponse({"error": str(err)}, status_code=400)
+        return JSONResponse({"error": str(err)}, status_code=500 if isinstance(err, DamagedData) else 400)
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameter(request: Request, err: RequestValidationError) -> JSONResponse:

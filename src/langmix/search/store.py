@@ -1,17 +1,22 @@
 """The passages beside an index: a JSONL file read by byte offset, so a search touches only its k hits.
 
 A million passages as Python objects would cost gigabytes of memory and seconds of start-up; the
-offsets array (n + 1 int64) costs 8 MB and lets any row be read with one seek.
+offsets array (n + 1 int64) costs 8 MB and lets any row be read with one seek. Since the file is read
+at every search, long after loading checked it, each read first checks that it is still the file that
+was opened (inode, size, modification time: one ``fstat``), so a file replaced or edited under a
+running server is refused rather than read at the old offsets.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from langmix.errors import DamagedData
 from langmix.search.passages import Passage
 
 PASSAGES_FILE = "passages.jsonl"
@@ -34,17 +39,27 @@ class PassageStore:
 
     def __init__(self, folder: Path) -> None:
         self.path = folder / PASSAGES_FILE
-        self.offsets = np.load(folder / OFFSETS_FILE)
+        self.offsets = np.load(folder / OFFSETS_FILE, allow_pickle=False)
+        self._opened = _identity(os.stat(self.path))
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
     def get(self, rows: Sequence[int]) -> list[Passage]:
         """The passages at ``rows``, in that order (one open file per call: safe from any thread)."""
-        out = []
-        with open(self.path, "rb") as fh:
-            for row in rows:
-                fh.seek(int(self.offsets[row]))
-                data = fh.read(int(self.offsets[row + 1] - self.offsets[row]))
-                out.append(Passage(**json.loads(data)))
-        return out
+        problem = f"{PASSAGES_FILE} of index {self.path.parent} changed since it was opened"
+        try:
+            with open(self.path, "rb") as fh:
+                if _identity(os.fstat(fh.fileno())) != self._opened:
+                    raise DamagedData(problem, "restart the search to load it again")
+                return [Passage(**json.loads(self._line(fh, row))) for row in rows]
+        except (OSError, ValueError, TypeError) as err:  # ValueError: JSON or UTF-8; TypeError: other fields
+            raise DamagedData(f"{problem} ({err})", "restart the search to load it again") from err
+
+    def _line(self, fh, row: int) -> bytes:
+        fh.seek(int(self.offsets[row]))
+        return fh.read(int(self.offsets[row + 1] - self.offsets[row]))
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns

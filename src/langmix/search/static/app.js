@@ -97,6 +97,18 @@ async function search(query, k) {
   history.replaceState(null, "", `?q=${encodeURIComponent(query)}&k=${encodeURIComponent(k)}`);
 }
 
+// A k the menu lacks (a shared link with ?k=7) gets an entry of its own, brought into 1..max; one that is
+// not a number keeps the menu's default.
+function chooseK(select, wanted) {
+  const k = Math.min(Number(select.dataset.max), Math.max(1, Math.round(Number(wanted))));
+  if (!Number.isFinite(k)) return;
+  const options = [...select.options];
+  if (!options.some((option) => option.value === String(k))) {
+    select.insertBefore(el("option", "", String(k)), options.find((option) => Number(option.value) > k) || null);
+  }
+  select.value = String(k);
+}
+
 async function start() {
   const columns = document.getElementById("columns");
   const infos = await (await fetch("/api/indexes")).json();
@@ -110,7 +122,7 @@ async function start() {
     search(query.value, k.value);
   });
   const params = new URLSearchParams(location.search);
-  if (params.get("k")) k.value = params.get("k");
+  if (params.get("k")) chooseK(k, params.get("k"));
   if (params.get("q")) {
     query.value = params.get("q");
     search(query.value, k.value);
