@@ -35,12 +35,12 @@ from tqdm.auto import tqdm
 from langmix import checkpoint as ckpt
 from langmix import distributed as dist
 from langmix.batches import make_text_batch, rank_slice
-from langmix.config import TrainConfig, to_dict
+from langmix.config import TrainConfig, to_dict, validate
 from langmix.data.loaders import load_corpus
 from langmix.data.parallel import Pair, ParallelCorpus, mix
 from langmix.dropout import use_pcg64_dropout
 from langmix.embedding_grad import use_row_gradients, word_embeddings
-from langmix.encoding import embed_sorted, encoder_parts
+from langmix.encoding import embed_sorted, encoder_parts, shortest_useful_length
 from langmix.errors import LangmixError
 from langmix.evaluation.lareqa import dev_evaluator
 from langmix.io import write_json
@@ -174,6 +174,7 @@ def set_up(
     Order matters for reproducibility: the torch RNG is seeded first, so whatever draws from it while the
     model is built (before a resume restores the saved RNG states) draws the same numbers on every start.
     """
+    validate(config)  # a TrainConfig built in Python has not been through load_config
     env = dist.init_distributed(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
@@ -186,6 +187,7 @@ def set_up(
         evaluator = dev_evaluator(config.data.dev_benchmark, [r.id for r in data.dev.records],
                                   config.data.dev_candidates, config.data.languages, config.precision)
     model = prepare_model(config, env.device, model)
+    check_lengths(model, config)
     loss_fn = (
         CachedInfoNCE(config.temperature, config.symmetric, config.grad_cache_chunk, env.device)
         if config.grad_cache_chunk > 0
@@ -248,6 +250,23 @@ def make_embed(model, config: TrainConfig, device: str, dtype: torch.dtype | Non
             return embed(model, texts, kind, max_length[kind], device, config.embed_chunk)
 
     return embed_fn
+
+
+def check_lengths(model, config: TrainConfig) -> None:
+    """Refuse a query or passage length that keeps no text (every text would embed alike) or exceeds the model's."""
+    tokenizer, longest = getattr(model, "tokenizer", None), getattr(model, "max_seq_length", None)
+    if tokenizer is None:  # a test double: nothing to measure
+        return
+    for kind, key in (("query", "max_query_length"), ("passage", "max_passage_length")):
+        value, prompt = getattr(config.model, key), model.prompts.get(kind) or ""
+        shortest = shortest_useful_length(tokenizer, prompt)
+        if value < shortest:
+            raise LangmixError(
+                f"model.{key}={value} keeps no {kind} text: the special tokens and the prompt {prompt!r} take "
+                f"{shortest - 1} tokens", f"set model.{key} to {shortest} or more")
+        if longest and value > longest:
+            raise LangmixError(f"model.{key}={value} is longer than the model's {longest} positions",
+                               f"set model.{key} to {longest} or less")
 
 
 def resume_from(run: Run, path: Path) -> LoopState:
