@@ -164,7 +164,7 @@ def _passage(row: dict, where: str, pid: str, default_lang: str) -> Passage:
     lang = _field(row, where, "lang")
     if lang is not None and not LANG_CODE.fullmatch(lang):
         raise LangmixError(f"{where}: lang {lang!r} is not a language code",
-                           'write e.g. "lang": "de", or leave the field out')
+                           "give a code such as de or zh-CN, or no lang (then the passage gets --lang)")
     return Passage(id=pid, text=text, lang=lang or default_lang, title=_field(row, where, "title") or "")
 
 
