@@ -72,4 +72,16 @@ def test_jsonl_field_that_is_not_text_is_reported(tmp_path: Path, cli, value, ki
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"text": "fine"}) + "\n" + json.dumps({"text": value}) + "\n")
     line = cli("encode", src, "-o", tmp_path / "e.npy", "--model", "unused").error_line()
-    assert f"line 2: field 'text' holds {kind}, not text" in line
+    assert f"in.jsonl:2: field 'text' holds {kind}, not text" in line
+
+
+@pytest.mark.parametrize("name, content, extra, message", [
+    ("in.jsonl", '{"text": "a"}\n\n\n{"body": "b"}\n', [], "in.jsonl:4 has no field 'text'"),  # said line 2
+    ("in.jsonl", '{"text": "a"}\n\nnot json\n', [], "in.jsonl:3 is not JSON"),
+    ("in.tsv", "1\ta\n\n2\n", ["--column", "1"], "in.tsv:3 has 1 tab-separated column(s), no column 1"),
+])
+def test_encode_names_the_file_line_of_a_bad_input_line(tmp_path: Path, cli, name: str, content: str,
+                                                        extra: list[str], message: str) -> None:
+    src = tmp_path / name
+    src.write_text(content, encoding="utf-8")
+    assert message in cli("encode", src, "-o", tmp_path / "e.npy", "--model", "unused", *extra).error_line()

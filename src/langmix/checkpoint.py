@@ -5,7 +5,9 @@ optimiser, step, epoch, batch within the epoch, sampler state, RNG states, resol
 and, written last, ``complete.json`` with the SHA-256 of ``state.pt``. The folder is built under a temp
 name, every file is fsync'ed, then it is renamed into place (:func:`langmix.io.atomic_dir`), so a process
 killed at any moment leaves either no new folder or a complete one. On loading, a folder whose marker is
-missing or whose checksum does not match is skipped: a torn checkpoint is never loaded. A failed write
+missing or whose checksum does not match is skipped: a torn checkpoint is never loaded, nor one whose weights
+or optimiser state hold inf/nan. A run that diverged moves the checkpoints whose weights led to the inf/nan
+aside, to ``diverged-step-…`` (:func:`set_aside`), so a resume takes the last good one. A failed write
 (full disk, Ctrl-C) removes its temp folder and leaves the earlier checkpoints as they were; the temp
 folder of a process killed while writing is removed by the next checkpoint written into the run.
 """
@@ -16,6 +18,7 @@ import json
 import os
 import random
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from langmix.io import atomic_dir, file_sha256, remove_stale_temps
 STATE_FILE = "state.pt"
 MARKER_FILE = "complete.json"
 PREFIX = "step-"
+DIVERGED = "diverged-"
 
 
 def checkpoint_root(run_dir: str | Path) -> Path:
@@ -108,11 +112,50 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The state of a complete checkpoint whose weights and optimiser state are finite."""
     path = Path(path)
     if not is_complete(path):
         raise LangmixError(f"checkpoint {path} is incomplete or corrupt", "resume from an earlier checkpoint")
     # weights_only=False: the state holds NumPy RNG state and Python tuples written by this package itself
-    return torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+    state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+    bad = nonfinite_tensors({"model": state.get("model"), "optimizer": state.get("optimizer")})
+    if bad:  # written by a langmix that did not check (a run diverged just before it)
+        raise LangmixError(
+            f"checkpoint {path} holds inf/nan in {len(bad)} tensors (e.g. {bad[0]}): the run had diverged",
+            f"move {path.name} out of {path.parent} to resume from the checkpoint before it",
+        )
+    return state
+
+
+def nonfinite_tensors(state: Any) -> list[str]:
+    """Names (dotted paths) of the floating-point tensors in a nested state dict that hold inf or nan."""
+    return [name for name, tensor in _tensors(state) if tensor.is_floating_point() and not tensor.isfinite().all()]
+
+
+def _tensors(obj: Any, prefix: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    if isinstance(obj, torch.Tensor):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _tensors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(obj, list | tuple):
+        for i, value in enumerate(obj):
+            yield from _tensors(value, f"{prefix}.{i}" if prefix else str(i))
+
+
+def set_aside(run_dir: str | Path, first_step: int) -> list[Path]:
+    """Rename the complete checkpoints of step ``first_step`` and later to ``diverged-step-…`` (kept to look at,
+    never resumed); return their new paths. A diverged folder of the same name, from an earlier try, is replaced."""
+    moved = []
+    for path in complete_checkpoints(run_dir):
+        if int(path.name.removeprefix(PREFIX)) >= first_step:
+            target = path.with_name(DIVERGED + path.name)
+            shutil.rmtree(target, ignore_errors=True)
+            path.rename(target)
+            moved.append(target)
+    if moved:
+        _fsync_dir(checkpoint_root(run_dir))
+    return moved
 
 
 def _fsync(fh) -> None:

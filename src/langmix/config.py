@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -94,7 +96,7 @@ class TrainConfig:
     grad_cache_chunk: int = _f(0, "GradCache chunk size in texts per forward (0: plain loss)")
     precision: str = _f("auto", "fp32; bf16 autocast (CUDA, or a CPU with AVX512-BF16/AMX); fp16 (CUDA); "
                          "auto = bf16 on a CUDA GPU that has it or a CPU with AMX, else fp32")
-    device: str = _f("auto", "auto, cpu or cuda")
+    device: str = _f("auto", "auto (CUDA when available), cpu, cuda or cuda:N (one process on GPU N)")
     threads: int = _f(0, "torch CPU threads (0: torch default)")
     eval_every: int = _f(100, "steps between dev evaluations (the end of training is always evaluated)")
     eval_on_start: bool = _f(False, "also evaluate the untrained model on dev, logged as step 0: where the dev curve "
@@ -107,6 +109,8 @@ class TrainConfig:
 
 
 SECTIONS = ("model", "data")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 def to_dict(config: TrainConfig) -> dict[str, Any]:
@@ -197,6 +201,34 @@ def validate(config: TrainConfig) -> None:
             raise LangmixError(f"{key}={value} must not be negative", f"set {key} to 0 or more")
     if not 0.0 <= config.warmup_ratio < 1.0:
         raise LangmixError(f"warmup_ratio={config.warmup_ratio} is outside [0, 1)", "use e.g. 0.1")
+    _check_finite(config)
+    _check_no_op(config)
+
+
+def _check_finite(config: TrainConfig) -> None:
+    """An infinite float trains nothing: lr=inf turns the weights into inf/nan, temperature=inf scales every
+    similarity to 0 (the loss is log(batch) whatever the model does)."""
+    for key in _all_keys():
+        owner, name = _resolve_key(config, key)
+        value = getattr(owner, name)
+        if isinstance(value, float) and not math.isfinite(value):
+            default = getattr(_resolve_key(TrainConfig(), key)[0], name)
+            raise LangmixError(f"{key}={value} is not a finite number", f"set {key} to a number such as {default}")
+    if 1.0 / config.temperature > FLOAT32_MAX:  # the scale multiplies float32 similarities
+        raise LangmixError(f"temperature={config.temperature} is so small that 1/temperature overflows float32",
+                           "use e.g. 0.05")
+
+
+def _check_no_op(config: TrainConfig) -> None:
+    """Settings under which every step is a no-op, or which run somewhere other than asked."""
+    if config.batch_size < 2 and config.data.hard_negatives == 0:
+        raise LangmixError(
+            f"batch_size={config.batch_size} leaves a query no negative to score against (no other pair in its "
+            "batch, data.hard_negatives=0): the loss would be 0 on every step and nothing would be learnt",
+            "set batch_size to 2 or more (the study uses 100)",
+        )
+    if not DEVICE.fullmatch(config.device):
+        raise LangmixError(f"unknown device '{config.device}'", "use auto, cpu, cuda or cuda:N (N: a GPU index)")
 
 
 def describe() -> list[tuple[str, str, str]]:

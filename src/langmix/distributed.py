@@ -54,14 +54,15 @@ def init_distributed(device: str = "auto") -> DistEnv:
     """Join the process group that ``torchrun`` describes in the environment (gloo on CPU, nccl on CUDA).
 
     Without ``WORLD_SIZE`` > 1 in the environment this is a no-op returning a single-process env.
-    ``device`` is "auto" (CUDA when available), "cpu" or "cuda".
+    ``device`` is "auto" (CUDA when available), "cpu", "cuda" (each process on the GPU of its local rank) or
+    "cuda:N" (a single process on GPU N).
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
     if use_cuda and not torch.cuda.is_available():
-        raise LangmixError("device 'cuda' requested but no GPU is visible", "set train.device=cpu or auto")
-    dev = f"cuda:{local_rank}" if use_cuda else "cpu"
+        raise LangmixError(f"device '{device}' requested but no GPU is visible", "set train.device=cpu or auto")
+    dev = _cuda_device(device, local_rank, world_size) if use_cuda else "cpu"
     if world_size <= 1:
         return DistEnv(device=dev)
     if use_cuda:
@@ -69,6 +70,20 @@ def init_distributed(device: str = "auto") -> DistEnv:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return DistEnv(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, device=dev)
+
+
+def _cuda_device(device: str, local_rank: int, world_size: int) -> str:
+    """``cuda:<local rank>``, or the GPU that ``cuda:N`` names (one process only: torchrun's ranks need one each)."""
+    _, _, index = device.partition(":")
+    if not index:
+        return f"cuda:{local_rank}"
+    if world_size > 1:
+        raise LangmixError(f"device={device} puts all {world_size} torchrun processes on one GPU",
+                           "set train.device=cuda: each process takes the GPU of its local rank")
+    if int(index) >= torch.cuda.device_count():
+        raise LangmixError(f"device={device} names a GPU that is not there ({torch.cuda.device_count()} visible)",
+                           f"use cuda:0 to cuda:{torch.cuda.device_count() - 1}, or cuda")
+    return f"cuda:{int(index)}"
 
 
 def cleanup_distributed() -> None:

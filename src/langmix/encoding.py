@@ -84,6 +84,13 @@ def tokenize(parts: EncoderParts, texts: Sequence[str], prompt: str, max_length:
     return encoded["input_ids"]
 
 
+def shortest_useful_length(tokenizer, prompt: str) -> int:
+    """The smallest ``max_length`` that keeps one token of a text after ``prompt``: the special tokens and the
+    prompt's tokens, plus one (a shorter one keeps no text, and below the special tokens the tokenizer does not
+    truncate at all)."""
+    return len(tokenizer(prompt)["input_ids"]) + 1
+
+
 def length_batches(
     lengths: Sequence[int], batch_size: int, max_padding: float | None = None, min_tokens: int = 0
 ) -> list[np.ndarray]:

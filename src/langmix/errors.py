@@ -27,7 +27,10 @@ class DamagedData(LangmixError):
 def validation_problem(err) -> str:
     """The first problem of a pydantic ``ValidationError`` as one line: ``field.sub='value': message``."""
     first = err.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
+    loc = first["loc"]
+    if loc and loc[-1] == "[key]":  # a dict key failed: pydantic's loc is (..., the key, "[key]")
+        loc = (*loc[:-2], "key")
+    where = ".".join(str(part) for part in loc)
     value = repr(first.get("input"))
     if where and first["type"] != "missing" and len(value) <= 40:
         where += f"={value}"

@@ -13,6 +13,7 @@ import hashlib
 import json
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +28,22 @@ from langmix.provenance import versions
 LOG_FILE = "train_log.jsonl"
 DATA_FILE = "data.json"
 LEFTOVERS = (LOG_FILE, "loss_curve.png", DATA_FILE, "best-model")  # of a run without a checkpoint
+# settings a resume may change when asked to (--allow-changed): the lr and its schedule, which act only on the
+# steps still to come; everything else would make the run a mix of two experiments
+RESUME_CHANGEABLE = ("lr", "warmup_ratio", "max_steps", "epochs", "max_grad_norm")
 
 
-def open_run(out_dir: Path, config: TrainConfig, resume: bool, env: dist.DistEnv) -> Path | None:
+def open_run(
+    out_dir: Path, config: TrainConfig, resume: bool, env: dist.DistEnv, allow_changed: Sequence[str] = ()
+) -> Path | None:
     """Check the folder against ``resume``; write config and versions; return the checkpoint to resume.
 
     A started run without a complete checkpoint (killed, or out of disk, before its first one) holds
-    nothing to resume: with or without ``resume`` it starts again from step 0.
+    nothing to resume: with or without ``resume`` it starts again from step 0. A resume may change the
+    settings in ``allow_changed`` (a subset of :data:`RESUME_CHANGEABLE`); the run's config then becomes the
+    new one, and the log records the change.
     """
+    _check_allowed(allow_changed, resume)
     check_writable(out_dir, folder=True)
     latest = ckpt.latest_checkpoint(out_dir)
     started = (out_dir / "config.json").is_file()
@@ -47,24 +56,57 @@ def open_run(out_dir: Path, config: TrainConfig, resume: bool, env: dist.DistEnv
             f"run folder {out_dir} already holds a run", "pass --resume to continue it or pick another --out"
         )
     if latest is not None:
-        # through from_dict, so a setting added to langmix since the run was saved compares as its default
-        saved = to_dict(from_dict(read_json(out_dir / "config.json")))
-        differing = _diff(saved, to_dict(config))
-        if differing:
-            raise LangmixError(
-                f"config differs from the checkpointed run in {', '.join(differing)}",
-                "resume with the same config file and overrides, or train into a new --out",
-            )
+        _check_resumed_config(out_dir, config, latest, allow_changed, env)
         return latest
     if env.is_main:
         if started:
             print(f"langmix: {out_dir} holds no complete checkpoint; starting its run from step 0", file=sys.stderr)
         remove_leftovers(out_dir)
-        write_text(out_dir / "config.yaml", dump_yaml(config))
-        write_json(out_dir / "config.json", to_dict(config))
+        write_config(out_dir, config)
         write_json(out_dir / "versions.json", versions())
     dist.barrier()
     return None
+
+
+def _check_allowed(allow_changed: Sequence[str], resume: bool) -> None:
+    unknown = [key for key in allow_changed if key not in RESUME_CHANGEABLE]
+    if unknown:
+        raise LangmixError(f"--allow-changed {unknown[0]}: a resume can change only {', '.join(RESUME_CHANGEABLE)}",
+                           "train into a new --out to change anything else")
+    if allow_changed and not resume:
+        raise LangmixError("--allow-changed applies to a resume", "add --resume")
+
+
+def _check_resumed_config(
+    out_dir: Path, config: TrainConfig, latest: Path, allow_changed: Sequence[str], env: dist.DistEnv
+) -> None:
+    """Refuse a resume whose config differs from the run's in a setting not in ``allow_changed``; store the
+    allowed changes as the run's config and log them."""
+    # through from_dict, so a setting added to langmix since the run was saved compares as its default
+    saved = to_dict(from_dict(read_json(out_dir / "config.json")))
+    new = to_dict(config)
+    differing = _diff(saved, new)
+    refused = [key for key in differing if key not in allow_changed]
+    if refused:
+        changeable = [key for key in refused if key in RESUME_CHANGEABLE]
+        hint = f"pass --allow-changed {','.join(changeable)} to resume with the new value(s), or " if changeable else ""
+        raise LangmixError(
+            f"config differs from the checkpointed run in {', '.join(refused)}",
+            f"{hint}resume with the same config file and overrides, or train into a new --out",
+        )
+    if differing and env.is_main:
+        step = int(latest.name.removeprefix(ckpt.PREFIX))
+        changed = {key: [saved[key], new[key]] for key in differing}
+        print(f"langmix: resuming {out_dir} from step {step} with "
+              f"{', '.join(f'{k} {a} -> {b}' for k, (a, b) in changed.items())}", file=sys.stderr)
+        log_row(out_dir, {"event": "resume", "step": step, "changed": changed}, env)
+        write_config(out_dir, config)
+    dist.barrier()
+
+
+def write_config(out_dir: Path, config: TrainConfig) -> None:
+    write_text(out_dir / "config.yaml", dump_yaml(config))
+    write_json(out_dir / "config.json", to_dict(config))
 
 
 def remove_leftovers(out_dir: Path) -> None:

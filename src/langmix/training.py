@@ -35,12 +35,12 @@ from tqdm.auto import tqdm
 from langmix import checkpoint as ckpt
 from langmix import distributed as dist
 from langmix.batches import make_text_batch, rank_slice
-from langmix.config import TrainConfig, to_dict
+from langmix.config import TrainConfig, to_dict, validate
 from langmix.data.loaders import load_corpus
 from langmix.data.parallel import Pair, ParallelCorpus, mix
 from langmix.dropout import use_pcg64_dropout
 from langmix.embedding_grad import use_row_gradients, word_embeddings
-from langmix.encoding import embed_sorted, encoder_parts
+from langmix.encoding import embed_sorted, encoder_parts, shortest_useful_length
 from langmix.errors import LangmixError
 from langmix.evaluation.lareqa import dev_evaluator
 from langmix.io import write_json
@@ -122,16 +122,19 @@ def train(
     resume: bool = False,
     evaluator: Evaluator | None = None,
     model=None,
+    allow_changed: Sequence[str] = (),
 ) -> TrainResult:
     """Train the shared encoder with ``config``; write everything to ``out_dir``; return the outcome.
 
-    ``resume`` continues from the newest complete checkpoint in ``out_dir`` (the config must match).
+    ``resume`` continues from the newest complete checkpoint in ``out_dir``; the config must match, except the
+    settings named in ``allow_changed`` (among :data:`~langmix.run_folder.RESUME_CHANGEABLE`: lr and schedule,
+    e.g. to resume a run that diverged with a lower lr).
     ``evaluator(model) -> dict`` adds dev metrics (e.g. LAReQA mAP) at every evaluation; its
     ``primary_metric`` then selects the best model unless ``config.selection_metric`` says otherwise.
     ``model`` is an already loaded ``SentenceTransformer`` to train in place instead of loading
     ``config.model.name`` (saves the tokenizer load in notebooks and tests; pass a fresh copy).
     """
-    run, start = set_up(config, Path(out_dir), resume, evaluator, model)
+    run, start = set_up(config, Path(out_dir), resume, evaluator, model, allow_changed)
     state = resume_from(run, start) if start is not None else LoopState()
     data, stopped_early = run.data, False
     # leave=None: the bar stays on screen unless it sits under another one (langmix reproduce's cells)
@@ -152,7 +155,10 @@ def train(
             if state.step % config.log_every == 0:
                 log_row(run.out_dir, step_row(state, loss, lr, pairs, t0), run.env)
             done = state.step >= data.total_steps
-            if state.step % config.eval_every == 0 or done:
+            evaluating = state.step % config.eval_every == 0 or done
+            if evaluating or state.step % config.checkpoint_every == 0:
+                check_weights(run, state.step)  # no inf/nan is evaluated, saved as the best model or checkpointed
+            if evaluating:
                 stopped_early = evaluate(run, state)
             if state.step % config.checkpoint_every == 0 or done or stopped_early:
                 write_checkpoint(run, state)
@@ -167,18 +173,20 @@ def train(
 
 # ---------------------------------------------------------------------------------------------- set-up
 def set_up(
-    config: TrainConfig, out_dir: Path, resume: bool, evaluator: Evaluator | None, model=None
+    config: TrainConfig, out_dir: Path, resume: bool, evaluator: Evaluator | None, model=None,
+    allow_changed: Sequence[str] = (),
 ) -> tuple[Run, Path | None]:
     """The run and the checkpoint to resume from (None: a new run).
 
     Order matters for reproducibility: the torch RNG is seeded first, so whatever draws from it while the
     model is built (before a resume restores the saved RNG states) draws the same numbers on every start.
     """
+    validate(config)  # a TrainConfig built in Python has not been through load_config
     env = dist.init_distributed(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed + env.rank)
-    start = open_run(out_dir, config, resume, env)
+    start = open_run(out_dir, config, resume, env, allow_changed)
     dtype = resolve_precision(config.precision, env.device)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None  # only fp16 needs scaling
     data = load_data(config, out_dir, start is not None, env)
@@ -186,6 +194,7 @@ def set_up(
         evaluator = dev_evaluator(config.data.dev_benchmark, [r.id for r in data.dev.records],
                                   config.data.dev_candidates, config.data.languages, config.precision)
     model = prepare_model(config, env.device, model)
+    check_lengths(model, config)
     loss_fn = (
         CachedInfoNCE(config.temperature, config.symmetric, config.grad_cache_chunk, env.device)
         if config.grad_cache_chunk > 0
@@ -250,6 +259,23 @@ def make_embed(model, config: TrainConfig, device: str, dtype: torch.dtype | Non
     return embed_fn
 
 
+def check_lengths(model, config: TrainConfig) -> None:
+    """Refuse a query or passage length that keeps no text (every text would embed alike) or exceeds the model's."""
+    tokenizer, longest = getattr(model, "tokenizer", None), getattr(model, "max_seq_length", None)
+    if tokenizer is None:  # a test double: nothing to measure
+        return
+    for kind, key in (("query", "max_query_length"), ("passage", "max_passage_length")):
+        value, prompt = getattr(config.model, key), model.prompts.get(kind) or ""
+        shortest = shortest_useful_length(tokenizer, prompt)
+        if value < shortest:
+            raise LangmixError(
+                f"model.{key}={value} keeps no {kind} text: the special tokens and the prompt {prompt!r} take "
+                f"{shortest - 1} tokens", f"set model.{key} to {shortest} or more")
+        if longest and value > longest:
+            raise LangmixError(f"model.{key}={value} is longer than the model's {longest} positions",
+                               f"set model.{key} to {longest} or less")
+
+
 def resume_from(run: Run, path: Path) -> LoopState:
     """Weights, optimiser, scaler, sampler, loop counters and RNG states of the checkpoint at ``path``; the
     log lines written after it are dropped."""
@@ -281,15 +307,38 @@ def train_step(run: Run, pairs: list[Pair], lr: float, step: int) -> float:
     (loss * scale).backward()
     # .item() syncs with the device once per step; we need the value for the NaN check anyway
     loss_value = dist.all_reduce_mean(loss.item())
-    if not math.isfinite(loss_value):
-        last = ckpt.latest_checkpoint(run.out_dir)
-        raise LangmixError(
-            f"loss became {loss_value} at step {step + 1}; last good checkpoint: {last or 'none'}",
-            "lower lr or use precision=fp32/bf16, then rerun with --resume",
-        )
+    if not math.isfinite(loss_value):  # the weights after `step` steps gave it
+        raise diverged(run, f"loss became {loss_value} at step {step + 1}", step)
     dist.average_gradients(run.params)
     optimizer_step(run.optimizer, run.scaler, run.params, run.config.max_grad_norm)
     return loss_value
+
+
+def check_weights(run: Run, step: int) -> None:
+    """Fail as :func:`diverged` if the weights or the optimiser state after ``step`` steps hold inf/nan (a huge lr
+    can get there while the loss of the step, computed before the update, was still finite)."""
+    bad = ckpt.nonfinite_tensors({"model": run.model.state_dict(), "optimizer": run.optimizer.state_dict()})
+    if bad:
+        raise diverged(run, f"the weights became inf/nan at step {step} ({len(bad)} tensors, e.g. {bad[0]})", step)
+
+
+def diverged(run: Run, problem: str, first_bad: int) -> LangmixError:
+    """The error of a run whose loss or weights turned inf/nan, naming a checkpoint that can be resumed.
+
+    A step's loss depends only on the weights before it (with the batch and RNG a resume restores), so the
+    checkpoints from step ``first_bad`` on would diverge again whatever the lr: they are moved aside
+    (:func:`langmix.checkpoint.set_aside`) and ``--resume`` takes the last good one.
+    """
+    moved = ckpt.set_aside(run.out_dir, first_bad) if run.env.is_main else []
+    dist.barrier()
+    last = ckpt.latest_checkpoint(run.out_dir)
+    aside = f" (moved aside: {', '.join(p.name for p in moved)}, whose weights lead to it)" if moved else ""
+    lower = f"--override lr={run.config.lr / 10:.3g}"
+    fix = (f"resume with a lower lr: add --resume --allow-changed lr {lower} to the same langmix train command"
+           if last is not None else f"rerun the same langmix train command with a lower lr, e.g. {lower}")
+    if run.scaler is not None:
+        fix += " (or train in precision=bf16 or fp32, into a new --out: fp16 overflows easily)"
+    return LangmixError(f"{problem}; last good checkpoint: {last or 'none'}{aside}", fix)
 
 
 def step_row(state: LoopState, loss: float, lr: float, pairs: list[Pair], t0: float) -> dict[str, Any]:

@@ -155,8 +155,13 @@ GOOD = {"id": "x", "queries": {"en": "q", "de": "f"}, "passages": {"en": "p", "d
     ({"id": True}, "id=True: Input should be a valid string"),
     ({"source": 3}, "source=3: Input should be a valid string"),
     ({"passages": None}, "passages=None: Input should be an object"),
+    ({"queries": {"": "q"}}, "queries.key='': Value error, not a language code such as en or zh-CN"),
+    ({"negatives": {"en us": ["n"]}}, "negatives.key='en us': Value error, not a language code"),
+    ({"passages": {"en": " "}}, "passages.en=' ': Value error, blank text"),
+    ({"negatives": {"en": [""]}}, "negatives.en.0='': Value error, blank text"),
+    ({"id": ""}, "id='': Value error, empty"),
 ], ids=["cross_only_string", "negatives_string", "negative_int", "query_null", "id_bool", "source_int",
-        "passages_null"])
+        "passages_null", "lang_empty", "lang_with_space", "passage_blank", "negative_empty", "id_empty"])
 def test_jsonl_fields_are_type_checked_not_coerced(tmp_path, change, words):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(GOOD) + "\n" + json.dumps({**GOOD, "id": "y", **change}) + "\n", encoding="utf-8")

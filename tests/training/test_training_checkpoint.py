@@ -56,3 +56,26 @@ def test_rng_state_restores_every_generator():
     first = (random.random(), torch.rand(2).tolist())
     ckpt.set_rng_state(state)
     assert (random.random(), torch.rand(2).tolist()) == first
+
+
+def test_a_checkpoint_with_inf_or_nan_is_never_loaded(tmp_path):
+    """As written by a langmix that did not check: the run diverged just before it (issue 25)."""
+    weights = {"layer.weight": torch.tensor([1.0, float("inf")]), "layer.bias": torch.zeros(2)}
+    optimizer = {"state": {0: {"exp_avg_sq": torch.tensor([float("nan")])}}, "param_groups": [{"lr": 1.0}]}
+    bad = ckpt.save_checkpoint(tmp_path, 2, {"model": weights, "optimizer": optimizer}, keep=5)
+    assert ckpt.nonfinite_tensors({"model": weights, "optimizer": optimizer}) == [
+        "model.layer.weight", "optimizer.state.0.exp_avg_sq"]
+    with pytest.raises(LangmixError, match=r"holds inf/nan in 2 tensors .* move step-00000002 out of"):
+        ckpt.load_checkpoint(bad)
+
+
+def test_set_aside_hides_the_checkpoints_from_a_step_on(tmp_path):
+    for step in (1, 2, 3):
+        ckpt.save_checkpoint(tmp_path, step, _state(step), keep=5)
+    ckpt.save_checkpoint(tmp_path, 2, _state(2), keep=5)  # written again after an earlier set-aside: replaced
+    moved = ckpt.set_aside(tmp_path, 2)
+    assert [p.name for p in moved] == ["diverged-step-00000002", "diverged-step-00000003"]
+    assert [p.name for p in ckpt.complete_checkpoints(tmp_path)] == ["step-00000001"]
+    ckpt.save_checkpoint(tmp_path, 2, _state(2), keep=5)
+    assert [p.name for p in ckpt.set_aside(tmp_path, 2)] == ["diverged-step-00000002"]
+    assert ckpt.is_complete(moved[0]) and ckpt.latest_checkpoint(tmp_path).name == "step-00000001"

@@ -44,11 +44,30 @@ def test_round_trip_through_dict():
     ("data.hard_negatives=-1", "data.hard_negatives=-1 must not be negative"),
     ("data.max_records=0", "data.max_records=0 must be positive"),
     ("weight_decay=-0.1", "weight_decay=-0.1 must not be negative"),
+    # settings under which training runs but learns nothing (issue 25)
+    ("lr=.inf", "lr=inf is not a finite number"),
+    ("lr=1e999", "lr=inf is not a finite number"),
+    ("max_grad_norm=.inf", "max_grad_norm=inf is not a finite number"),
+    ("temperature=.inf", "temperature=inf is not a finite number"),
+    ("temperature=0", "temperature=0.0 must be positive"),
+    ("temperature=1e-300", "1/temperature overflows float32"),
+    ("batch_size=1", "batch_size=1 leaves a query no negative"),
+    ("device=foo", "unknown device 'foo'"),
+    ("device=cuda1", "unknown device 'cuda1'"),
+    ("device=gpu", "unknown device 'gpu'"),
 ])
 def test_bad_overrides_fail_with_one_line_naming_the_fix(override, words):
     with pytest.raises(LangmixError) as err:
         load_config(None, [override])
     assert words in str(err.value) and "\n" not in str(err.value) and ";" in str(err.value)
+
+
+@pytest.mark.parametrize("overrides", [
+    ["batch_size=1", "data.hard_negatives=1"],  # the hard negative is the query's one negative
+    ["device=cuda:1"], ["device=cuda"], ["device=cpu"], ["device=auto"], ["temperature=1e-3"],
+])
+def test_settings_that_still_train_are_accepted(overrides):
+    load_config(None, overrides)
 
 
 def test_missing_config_file_names_the_examples(tmp_path):
@@ -109,6 +128,9 @@ def test_cli_lists_every_setting_with_its_default_and_needs_a_config_to_train():
     ("cross_only_string", "cross_only='false': Input should be a valid boolean"),
     ("out_is_a_file", "is a file, not a folder"),
     ("resume_nothing", "no complete checkpoint"),
+    ("batch_size=1", "batch_size=1 leaves a query no negative"),
+    ("lr=.inf", "lr=inf is not a finite number"),
+    ("device=foo", "unknown device 'foo'"),
 ])
 def test_train_command_bad_input_is_one_line_before_any_training(tmp_path, cli, case, words):
     import json
@@ -130,3 +152,50 @@ def test_train_command_bad_input_is_one_line_before_any_training(tmp_path, cli, 
     elif case == "resume_nothing":
         args.append("--resume")
     assert words in cli("train", config, "--out", out, *args).error_line()
+
+
+def test_python_api_validates_a_config_built_by_hand(tmp_path, train_tiny, make_config):
+    import dataclasses
+
+    config = dataclasses.replace(make_config(), temperature=float("inf"))
+    with pytest.raises(LangmixError, match="temperature=inf is not a finite number"):
+        train_tiny(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("key, kind, shortest", [
+    ("max_query_length", "query", 6), ("max_passage_length", "passage", 5)])
+def test_lengths_that_keep_no_text_are_refused_before_the_first_step(tmp_path, train_tiny, make_config, tiny_model,
+                                                                     key, kind, shortest):
+    from langmix.encoding import encoder_parts, shortest_useful_length, tokenize
+
+    # XLM-R: <s> ... </s> and the prompt ('query: ' is 3 tokens, 'passage: ' 2); 1 kept all 18 tokens before
+    prompt = tiny_model.prompts[kind]
+    assert shortest_useful_length(tiny_model.tokenizer, prompt) == shortest
+    parts = encoder_parts(tiny_model)
+    texts = ["Where is Berlin?", "Wie alt ist Rom?"]
+    assert tokenize(parts, texts, prompt, shortest - 1)[0] == tokenize(parts, texts, prompt, shortest - 1)[1]
+    assert tokenize(parts, texts, prompt, shortest)[0] != tokenize(parts, texts, prompt, shortest)[1]
+    for value in (1, shortest - 1):
+        with pytest.raises(LangmixError, match=rf"model.{key}={value} keeps no {kind} text.* to {shortest} or more"):
+            train_tiny(make_config(f"model.{key}={value}"), tmp_path / "run")
+        assert not list((tmp_path / "run").glob("train_log.jsonl"))
+    with pytest.raises(LangmixError, match=rf"model.{key}=600 is longer than the model's 510 positions"):
+        train_tiny(make_config(f"model.{key}=600"), tmp_path / "run")
+
+
+def test_device_cuda_n_is_the_gpu_it_names(monkeypatch):
+    import torch
+
+    from langmix import distributed as dist
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert dist.init_distributed("cuda:1").device == "cuda:1"  # was cuda:0 whatever N said
+    assert dist.init_distributed("cuda").device == "cuda:0"
+    with pytest.raises(LangmixError, match=r"device=cuda:2 names a GPU that is not there \(2 visible\)"):
+        dist.init_distributed("cuda:2")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(LangmixError, match="puts all 2 torchrun processes on one GPU"):
+        dist.init_distributed("cuda:1")

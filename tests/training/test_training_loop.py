@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -92,12 +93,64 @@ def test_nan_loss_stops_with_one_line_and_keeps_the_last_good_checkpoint(make_co
 
     monkeypatch.setattr(InfoNCELoss, "forward", poisoned)
     with pytest.raises(LangmixError) as err:
-        train_tiny(make_config(), tmp_path / "run")
+        train_tiny(make_config("checkpoint_every=1"), tmp_path / "run")
     message = str(err.value)
-    assert "loss became nan at step 3" in message and "--resume" in message and "\n" not in message
+    assert "loss became nan at step 3" in message and "--resume --allow-changed lr" in message
+    assert "\n" not in message
+    # step 3's loss came from the weights after step 2: a resume from step 2 would meet it again, whatever the lr
     latest = ckpt.latest_checkpoint(tmp_path / "run")
-    assert latest.name == "step-00000002" and str(latest) in message
-    assert ckpt.load_checkpoint(latest)["loop"]["step"] == 2
+    assert latest.name == "step-00000001" and f"last good checkpoint: {latest} (moved aside: " in message
+    assert ckpt.load_checkpoint(latest)["loop"]["step"] == 1
+    assert (ckpt.checkpoint_root(tmp_path / "run") / "diverged-step-00000002").is_dir()
+
+
+def test_inf_weights_are_never_checkpointed_nor_called_good(make_config, tmp_path, train_tiny):
+    """lr=1e39 makes every weight inf in step 1, whose loss (computed before the update) is still finite; that
+    checkpoint used to be written and named the last good one."""
+    run = tmp_path / "run"
+    with pytest.raises(LangmixError) as err:
+        train_tiny(make_config("lr=1e39", "checkpoint_every=1", "eval_every=1"), run)
+    message = str(err.value)
+    assert "the weights became inf/nan at step 1 (" in message and "last good checkpoint: none" in message
+    assert "rerun the same langmix train command with a lower lr, e.g. --override lr=1e+38" in message
+    assert ckpt.latest_checkpoint(run) is None and not (run / "best-model").exists()
+    assert not list(ckpt.checkpoint_root(run).glob("*step-*"))
+    train_tiny(make_config("lr=1e-4", "max_steps=2", "eval_every=2"), run)  # as advised: starts again
+    assert ckpt.latest_checkpoint(run).name == "step-00000002"
+
+
+def test_a_diverged_run_resumes_with_a_lower_lr_from_a_finite_checkpoint(make_config, tmp_path, train_tiny):
+    """lr=1e3 with weight decay 1 multiplies the weights by about -1000 a step: the forward overflows after a
+    few steps. The advised resume (--resume --allow-changed lr, lower lr) finishes from the named checkpoint."""
+    run, blow_up = tmp_path / "run", ["weight_decay=1.0", "precision=fp32", "checkpoint_every=1"]
+    with pytest.raises(LangmixError) as err:
+        train_tiny(make_config("lr=1e3", *blow_up), run)
+    message = str(err.value)
+    assert "loss became nan at step" in message
+    assert "add --resume --allow-changed lr --override lr=100 to the same langmix train command" in message
+    named = ckpt.latest_checkpoint(run)
+    assert f"last good checkpoint: {named}" in message
+    assert not ckpt.nonfinite_tensors(ckpt.load_checkpoint(named))  # the loader checks too
+    good = ckpt.load_checkpoint(named)["loop"]["step"]
+    lower = make_config("lr=1e-4", *blow_up)
+    with pytest.raises(LangmixError, match="config differs .* in lr; pass --allow-changed lr to resume"):
+        train_tiny(lower, run, resume=True)
+    result = train_tiny(lower, run, resume=True, allow_changed=["lr"])
+    assert result.steps == 8 and ckpt.latest_checkpoint(run).name == "step-00000008"
+    rows = read_log(run / "train_log.jsonl")
+    assert {"event": "resume", "step": good, "changed": {"lr": [1e3, 1e-4]}} in rows
+    losses = [r["loss"] for r in rows if r["event"] == "train"]
+    assert len(losses) == 8 and all(math.isfinite(x) for x in losses)
+    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4  # the run's config is the new one
+
+
+@pytest.mark.parametrize("allowed, resume, words", [
+    (["batch_size"], True, "--allow-changed batch_size: a resume can change only lr, warmup_ratio"),
+    (["lr"], False, "--allow-changed applies to a resume; add --resume"),
+])
+def test_allow_changed_is_checked(make_config, tmp_path, train_tiny, allowed, resume, words):
+    with pytest.raises(LangmixError, match=words):
+        train_tiny(make_config(), tmp_path / "run", resume=resume, allow_changed=allowed)
 
 
 @pytest.mark.parametrize("override, words", [

@@ -126,6 +126,17 @@ def test_a_run_killed_before_its_first_checkpoint_starts_again(make_config, tmp_
     assert result.steps == 8 and _train_steps(run) == list(range(1, 9))
 
 
+def test_the_train_command_resumes_with_a_new_lr_and_schedule_when_asked(make_config, tmp_path, cli):
+    config, run = _config_file(make_config, tmp_path, "max_steps=2", "eval_every=2"), tmp_path / "run"
+    assert cli("train", config, "--out", run).code == 0
+    longer = ["-o", "lr=5e-5", "-o", "max_steps=4", "--resume"]
+    refused = cli("train", config, "--out", run, *longer).error_line()
+    assert "config differs from the checkpointed run in lr, max_steps; pass --allow-changed lr,max_steps" in refused
+    done = cli("train", config, "--out", run, *longer, "--allow-changed", "lr,max_steps")
+    assert done.code == 0 and "resuming" in done.err and "lr 0.0001 -> 5e-05, max_steps 2 -> 4" in done.err
+    assert _train_steps(run) == [1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("change", ["edited", "cut"])
 def test_resume_refuses_training_data_that_changed(make_config, tmp_path, train_tiny, change):
     corpus = tmp_path / "corpus.jsonl"

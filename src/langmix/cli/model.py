@@ -62,34 +62,33 @@ def read_texts(source: str, field: str = "text", column: int = 0) -> list[str]:
             raise LangmixError(f"input file {path} not found", "check the path") from err
         except (OSError, UnicodeDecodeError) as err:
             raise LangmixError(f"cannot read {path} ({err.__class__.__name__})", "give a UTF-8 text file") from err
-    lines = [line for line in lines if line.strip()]
-    if not lines:
+    numbered = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]  # file lines, blanks out
+    if not numbered:
         raise LangmixError(f"no texts in {name}", "give at least one non-empty line")
     if name.endswith(".tsv"):
-        return [_column(line, column, name) for line in lines]
-    if name.endswith(".jsonl") or lines[0].lstrip().startswith("{"):
-        return [_field(line, field, name, i) for i, line in enumerate(lines, 1)]
-    return lines
+        return [_column(line, column, f"{name}:{number}") for number, line in numbered]
+    if name.endswith(".jsonl") or numbered[0][1].lstrip().startswith("{"):
+        return [_field(line, field, f"{name}:{number}") for number, line in numbered]
+    return [line for _, line in numbered]
 
 
-def _column(line: str, column: int, name: str) -> str:
+def _column(line: str, column: int, where: str) -> str:
     cells = line.split("\t")
     if column >= len(cells):
-        raise LangmixError(f"{name}: a line has {len(cells)} columns, not {column + 1}", "pass --column")
+        raise LangmixError(f"{where} has {len(cells)} tab-separated column(s), no column {column}",
+                           "pass --column N, the 0-based column of the text")
     return cells[column]
 
 
-def _field(line: str, field: str, name: str, number: int) -> str:
+def _field(line: str, field: str, where: str) -> str:
     try:
         value = json.loads(line)[field]
     except json.JSONDecodeError as err:
-        raise LangmixError(f"{name} line {number} is not JSON", "give one JSON object per line") from err
-    except (KeyError, TypeError) as err:
-        raise LangmixError(f"{name} line {number} has no field '{field}'", "pass --field NAME") from err
+        raise LangmixError(f"{where} is not JSON", "give one JSON object per line") from err
+    except (KeyError, TypeError, IndexError) as err:
+        raise LangmixError(f"{where} has no field '{field}'", "pass --field NAME") from err
     if not isinstance(value, str):
-        raise LangmixError(
-            f"{name} line {number}: field '{field}' holds {type(value).__name__}, not text", "give a string"
-        )
+        raise LangmixError(f"{where}: field '{field}' holds {type(value).__name__}, not text", "give a string")
     return value
 
 

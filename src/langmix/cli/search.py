@@ -21,8 +21,9 @@ def index(
     model: str = typer.Option(MODEL_NAME, help="Model name or path."),
     kind: str = typer.Option("flat", "--index", help="flat (exact inner product), or ivf / hnsw (approximate, for "
                                                     "collections past about a million passages)."),
-    candidates: str = typer.Option("sentence", help="LAReQA candidates: 'sentence' or 'context' (+ paragraph)."),
-    lang: str = typer.Option("und", help="Language of passages that name none."),
+    candidates: str | None = typer.Option(
+        None, help="LAReQA candidates: 'sentence' (default) or 'context' (+ paragraph); for a benchmark only."),
+    lang: str | None = typer.Option(None, help="Language of passages that name none (default und); for a file only."),
     batch_size: int = typer.Option(64, min=1, help="Passages per forward pass."),
 ) -> None:
     """Encode a collection with a model into a searchable index (resumes an interrupted build)."""

@@ -1,4 +1,4 @@
-"""``langmix train CONFIG.yaml [--override key=value ...] [--resume] [--out DIR]``.
+"""``langmix train CONFIG.yaml [--override key=value ...] [--resume [--allow-changed KEY]] [--out DIR]``.
 
 Scale out with ``torchrun --nproc_per_node N --no-python langmix train CONFIG.yaml --out DIR``: each
 process takes its slice of the global batch and in-batch negatives are gathered across processes.
@@ -22,6 +22,11 @@ def train(
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue from the newest checkpoint in --out (a run without one starts again)."
+    ),
+    allow_changed: list[str] = typer.Option(
+        [], "--allow-changed", help="With --resume: a setting that may differ from the checkpointed run, among "
+        "lr, warmup_ratio, max_steps, epochs, max_grad_norm (repeatable or comma-separated), e.g. to resume a run "
+        "that diverged with a lower lr: --resume --allow-changed lr -o lr=3e-6."
     ),
     out: Path | None = typer.Option(None, "--out", help="Run folder (default: runs/<config name>)."),
     show_config: bool = typer.Option(False, "--show-config", help="Print the resolved config and exit."),
@@ -48,7 +53,8 @@ def train(
         return
     out_dir = out or Path("runs") / config.stem
     try:
-        result = run_training(cfg, out_dir, resume=resume)
+        changed = [key.strip() for item in allow_changed for key in item.split(",") if key.strip()]
+        result = run_training(cfg, out_dir, resume=resume, allow_changed=changed)
     finally:
         cleanup_distributed()
     best = ", ".join(f"{k}={v:.4f}" for k, v in result.best_metrics.items())

@@ -8,21 +8,44 @@ one-character negatives); a file that is not UTF-8 is an error too. Layouts: doc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from langmix.data.paths import text_lines
 from langmix.errors import LangmixError, validation_problem
+
+LANG_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")  # en, zh-CN, zh_cn, eng-US; never empty
 
 
 def _int_as_str(value: Any) -> Any:
     return str(value) if type(value) is int else value
 
 
+def _not_empty(value: str) -> str:
+    if not value:
+        raise ValueError("empty")
+    return value
+
+
+def _language_code(value: str) -> str:
+    if not LANG_CODE.fullmatch(value):
+        raise ValueError("not a language code such as en or zh-CN")
+    return value
+
+
+def _not_blank(value: str) -> str:  # a blank query or passage would be its prompt alone
+    if not value.strip():
+        raise ValueError("blank text")
+    return value
+
+
 Id = Annotated[str, BeforeValidator(_int_as_str)]  # ids may be JSON integers; a bool is no id
+Lang = Annotated[str, AfterValidator(_language_code)]
+Text = Annotated[str, AfterValidator(_not_blank)]
 
 
 class Row(BaseModel):
@@ -34,10 +57,10 @@ class Row(BaseModel):
 
 class TrainingRow(Row):
     LAYOUT = 'a langmix JSONL record {"id", "queries", "passages"[, "negatives"][, "source"][, "cross_only"]}'
-    id: Id
-    queries: dict[str, str]
-    passages: dict[str, str]
-    negatives: dict[str, list[str]] = {}
+    id: Annotated[Id, AfterValidator(_not_empty)]
+    queries: dict[Lang, Text]
+    passages: dict[Lang, Text]
+    negatives: dict[Lang, list[Text]] = {}
     source: str = "jsonl"
     cross_only: bool = False
 
