@@ -20,9 +20,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +113,7 @@ class TrainConfig:
 SECTIONS = ("model", "data")
 DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 FLOAT32_MAX = 3.4028234663852886e38
+PATH_KINDS = ("jsonl", "squad", "mmarco", "lareqa")  # the corpus and benchmark specs that name a file or folder
 
 
 def to_dict(config: TrainConfig) -> dict[str, Any]:
@@ -126,11 +129,17 @@ def from_dict(values: dict[str, Any]) -> TrainConfig:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
-    """Defaults, then the YAML file's overrides, then ``key=value`` overrides, then validation."""
+    """Defaults, then the YAML file's overrides, then ``key=value`` overrides, then validation.
+
+    A relative data path in the file is read against the file's folder (so a run folder's ``config.yaml``,
+    which records them relative to itself, trains from any working directory); one in an override is read
+    against the working directory.
+    """
     config = TrainConfig()
     if path is not None:
         for key, value in _flatten(_read_yaml(Path(path))).items():
             set_value(config, key, value)
+        config = absolute_data_paths(config, Path(path).parent)
     for item in overrides or []:
         key, sep, text = item.partition("=")
         if not sep:
@@ -240,6 +249,44 @@ def describe() -> list[tuple[str, str, str]]:
         meta = {f.name: f.metadata for f in dataclasses.fields(owner)}[name]
         rows.append((key, repr(getattr(owner, name)), meta.get("help", "")))
     return rows
+
+
+def split_weight(item: str) -> tuple[str, float | None]:
+    """``spec@weight`` of ``data.corpus`` as (spec, weight); (item, None) without a weight."""
+    spec, sep, tail = item.rpartition("@")
+    if not sep:
+        return item, None
+    try:
+        return spec, float(tail)
+    except ValueError as err:
+        raise LangmixError(f"corpus weight in '{item}' is not a number", "write e.g. ntrex128@0.5") from err
+
+
+def absolute_data_paths(config: TrainConfig, base: Path) -> TrainConfig:
+    """``config`` with its data paths absolute and resolved, relative ones read against ``base``."""
+    return _map_data_paths(config, lambda path: str((base / path).resolve()))
+
+
+def relative_data_paths(config: TrainConfig, folder: Path) -> TrainConfig:
+    """``config`` with its data paths relative to ``folder`` (relative ones read against the working
+    directory): what a run folder records, so that no path of the machine it ran on is written down."""
+    home = folder.resolve()
+    return _map_data_paths(config, lambda path: Path(os.path.relpath(Path(path).resolve(), home)).as_posix())
+
+
+def _map_data_paths(config: TrainConfig, change: Callable[[str], str]) -> TrainConfig:
+    """A copy of ``config`` with ``change(path)`` for the path of every ``data.corpus`` spec of a
+    :data:`PATH_KINDS` kind (its ``@weight`` kept) and of a ``lareqa:FOLDER`` dev benchmark."""
+
+    def spec_with(item: str, spec: str) -> str:
+        kind, sep, path = spec.partition(":")
+        return f"{kind}:{change(path)}{item[len(spec):]}" if sep and path and kind in PATH_KINDS else item
+
+    corpus = [spec_with(item, split_weight(item)[0]) for item in config.data.corpus]
+    data = dataclasses.replace(config.data, corpus=corpus)
+    if data.dev_benchmark is not None:
+        data.dev_benchmark = spec_with(data.dev_benchmark, data.dev_benchmark)
+    return dataclasses.replace(config, model=dataclasses.replace(config.model), data=data)
 
 
 def dump_yaml(config: TrainConfig) -> str:

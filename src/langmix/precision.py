@@ -16,6 +16,7 @@ there. :func:`precision_name` says what a choice resolves to, for run records an
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Literal, get_args
 
 import torch
@@ -26,8 +27,23 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
+CPU_BF16_ENV = "LANGMIX_CPU_BF16"
+CPU_BF16_KINDS = {"amx": "amx", "avx512_bf16": "avx512_bf16", "none": None}
+
+
 def cpu_bf16() -> str | None:
-    """The CPU's native bf16 instructions: ``"amx"``, ``"avx512_bf16"``, or None (bf16 would be emulated)."""
+    """The CPU's native bf16 instructions: ``"amx"``, ``"avx512_bf16"``, or None (bf16 would be emulated).
+
+    ``$LANGMIX_CPU_BF16`` (``amx``, ``avx512_bf16`` or ``none``) overrides the probe, in this process and in
+    the processes it starts: the test suite runs as one CPU kind on every machine, and a user can see what
+    ``precision: auto`` would do on another kind (torch emulates bf16 where the CPU lacks it: same numbers,
+    slower)."""
+    forced = os.environ.get(CPU_BF16_ENV)
+    if forced:
+        if forced not in CPU_BF16_KINDS:
+            raise LangmixError(f"{CPU_BF16_ENV}={forced!r} is not a CPU kind",
+                               f"set it to one of {', '.join(CPU_BF16_KINDS)}, or unset it to ask the CPU")
+        return CPU_BF16_KINDS[forced]
     probes = torch.cpu
     if hasattr(probes, "_is_amx_tile_supported") and hasattr(probes, "_is_avx512_bf16_supported"):
         if probes._is_amx_tile_supported():

@@ -1,6 +1,7 @@
 """The run folder of ``langmix train``: opened or checked for a resume, its data fingerprint, its JSONL log.
 
-``config.yaml``/``config.json`` (resolved) and ``versions.json`` are written when a run starts;
+``config.yaml``/``config.json`` (resolved; data paths relative to the run folder) and ``versions.json`` are
+written when a run starts;
 ``data.json`` holds the content hash of the training data (a resume on other data is refused);
 ``train_log.jsonl`` has one line per logged step and one per evaluation. Checkpoints
 (:mod:`langmix.checkpoint`), the best model and the loss curve (:mod:`langmix.train_report`) and
@@ -19,7 +20,7 @@ from typing import Any
 
 from langmix import checkpoint as ckpt
 from langmix import distributed as dist
-from langmix.config import TrainConfig, dump_yaml, from_dict, to_dict
+from langmix.config import TrainConfig, absolute_data_paths, dump_yaml, from_dict, relative_data_paths, to_dict
 from langmix.data.parallel import ParallelCorpus
 from langmix.errors import LangmixError
 from langmix.io import check_writable, read_json, write_json, write_text
@@ -82,9 +83,10 @@ def _check_resumed_config(
 ) -> None:
     """Refuse a resume whose config differs from the run's in a setting not in ``allow_changed``; store the
     allowed changes as the run's config and log them."""
-    # through from_dict, so a setting added to langmix since the run was saved compares as its default
-    saved = to_dict(from_dict(read_json(out_dir / "config.json")))
-    new = to_dict(config)
+    # through from_dict, so a setting added to langmix since the run was saved compares as its default;
+    # data paths as absolute files on both sides: the run records them relative to itself (older runs: absolute)
+    saved = to_dict(absolute_data_paths(from_dict(read_json(out_dir / "config.json")), out_dir))
+    new = to_dict(absolute_data_paths(config, Path.cwd()))
     differing = _diff(saved, new)
     refused = [key for key in differing if key not in allow_changed]
     if refused:
@@ -105,8 +107,9 @@ def _check_resumed_config(
 
 
 def write_config(out_dir: Path, config: TrainConfig) -> None:
-    write_text(out_dir / "config.yaml", dump_yaml(config))
-    write_json(out_dir / "config.json", to_dict(config))
+    record = relative_data_paths(config, out_dir)  # no path of this machine: the folder moves with its data
+    write_text(out_dir / "config.yaml", dump_yaml(record))
+    write_json(out_dir / "config.json", to_dict(record))
 
 
 def remove_leftovers(out_dir: Path) -> None:
@@ -125,11 +128,7 @@ def check_data(
 
     A run saved before langmix stored the hash has none to compare: it gets the current one.
     """
-    found = {
-        "fingerprint": hashlib.sha256(f"{train_corpus.fingerprint()}:{dev_corpus.fingerprint()}".encode()).hexdigest(),
-        "train_records": len(train_corpus),
-        "dev_records": len(dev_corpus),
-    }
+    found = data_record(train_corpus, dev_corpus)
     path = out_dir / DATA_FILE
     saved = read_json(path) if resuming and path.is_file() else None
     if saved is not None and saved.get("fingerprint") != found["fingerprint"]:
@@ -142,6 +141,15 @@ def check_data(
     if saved is None and env.is_main:
         write_json(path, found)
     dist.barrier()
+
+
+def data_record(train_corpus: ParallelCorpus, dev_corpus: ParallelCorpus) -> dict[str, Any]:
+    """What ``data.json`` holds: the content hash of the train and dev records (their split included) and sizes."""
+    return {
+        "fingerprint": hashlib.sha256(f"{train_corpus.fingerprint()}:{dev_corpus.fingerprint()}".encode()).hexdigest(),
+        "train_records": len(train_corpus),
+        "dev_records": len(dev_corpus),
+    }
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:

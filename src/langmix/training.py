@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from langmix import checkpoint as ckpt
 from langmix import distributed as dist
 from langmix.batches import make_text_batch, rank_slice
-from langmix.config import TrainConfig, to_dict, validate
+from langmix.config import TrainConfig, split_weight, to_dict, validate
 from langmix.data.loaders import load_corpus
 from langmix.data.parallel import Pair, ParallelCorpus, mix
 from langmix.dropout import use_pcg64_dropout
@@ -487,7 +487,7 @@ def load_training_data(config: TrainConfig) -> tuple[ParallelCorpus, ParallelCor
     """(train, dev) corpora: load every ``data.corpus`` spec (``spec@weight`` mixes), then split by id."""
     corpora, weights = [], []
     for item in config.data.corpus:
-        spec, weight = _split_weight(item)
+        spec, weight = split_weight(item)
         corpora.append(load_corpus(spec, config.data.languages))
         weights.append(weight)
     explicit = any(w is not None for w in weights)
@@ -496,16 +496,6 @@ def load_training_data(config: TrainConfig) -> tuple[ParallelCorpus, ParallelCor
     if config.data.max_records is not None:
         train = ParallelCorpus(train.records[: config.data.max_records], train.name)
     return train, dev
-
-
-def _split_weight(item: str) -> tuple[str, float | None]:
-    spec, sep, tail = item.rpartition("@")
-    if not sep:
-        return item, None
-    try:
-        return spec, float(tail)
-    except ValueError as err:
-        raise LangmixError(f"corpus weight in '{item}' is not a number", "write e.g. ntrex128@0.5") from err
 
 
 def freeze_word_embeddings(model) -> int:

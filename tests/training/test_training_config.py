@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from langmix.config import TrainConfig, describe, from_dict, load_config, to_dict
+from langmix.config import (
+    TrainConfig,
+    absolute_data_paths,
+    describe,
+    from_dict,
+    load_config,
+    relative_data_paths,
+    to_dict,
+)
 from langmix.errors import LangmixError
 
 
@@ -21,6 +29,35 @@ def test_yaml_then_overrides_with_sections_and_bare_keys(tmp_path):
     c = load_config(path, ["lr=1e-4", "data.alpha=proportional", "languages=en,de", "max_steps=null"])
     assert (c.data.strategy, c.data.corpus, c.batch_size) == ("x-y", ["mlqa-r"], 16)
     assert (c.lr, c.data.alpha, c.data.languages, c.max_steps) == (1e-4, "proportional", ["en", "de"], None)
+
+
+def test_data_paths_in_a_file_are_read_against_its_folder_and_overrides_against_the_working_directory(
+    tmp_path, monkeypatch
+):
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = folder / "c.yaml"
+    path.write_text("data:\n  corpus: [jsonl:../data/a.jsonl@2, xquad-r, 'squad:tr/s.{lang}.json']\n"
+                    "  dev_benchmark: lareqa:../bench\n", encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    c = load_config(path)
+    root = tmp_path.resolve()
+    assert c.data.corpus == [f"jsonl:{root / 'data' / 'a.jsonl'}@2", "xquad-r",
+                             f"squad:{root / 'configs' / 'tr' / 's.{lang}.json'}"]
+    assert c.data.dev_benchmark == f"lareqa:{root / 'bench'}"
+    assert load_config(path, ["data.corpus=jsonl:b.jsonl"]).data.corpus == ["jsonl:b.jsonl"]
+
+
+def test_a_recorded_config_names_data_relative_to_its_folder_and_reads_back_the_same(tmp_path):
+    config = load_config(None, [f"data.corpus=jsonl:{tmp_path / 'data' / 'train.jsonl'}@0.5,ntrex128",
+                                f"data.dev_benchmark=lareqa:{tmp_path / 'bench'}"])
+    run = tmp_path / "runs" / "a"
+    recorded = relative_data_paths(config, run)
+    assert recorded.data.corpus == ["jsonl:../../data/train.jsonl@0.5", "ntrex128"]
+    assert recorded.data.dev_benchmark == "lareqa:../../bench"
+    assert config.data.corpus[0].startswith("jsonl:/")  # a copy: the run's own config keeps its paths
+    assert absolute_data_paths(recorded, run) == absolute_data_paths(config, tmp_path)
 
 
 def test_round_trip_through_dict():

@@ -14,7 +14,7 @@ import torch
 
 from langmix import checkpoint as ckpt
 from langmix import run_folder
-from langmix.config import dump_yaml
+from langmix.config import dump_yaml, load_config
 from langmix.errors import LangmixError
 from langmix.losses import InfoNCELoss
 from langmix.run_folder import read_log
@@ -165,6 +165,37 @@ def test_resume_of_a_run_saved_before_data_were_fingerprinted(make_config, tmp_p
     (run / run_folder.DATA_FILE).unlink()  # as written by langmix before data.json existed
     assert train_tiny(make_config(), run, resume=True).steps == 8
     assert json.loads((run / run_folder.DATA_FILE).read_text())["train_records"] > 0
+
+
+def test_a_run_records_its_data_relative_to_itself_and_resumes_from_its_own_config_elsewhere(
+    make_config, tmp_path, train_tiny, monkeypatch
+):
+    (tmp_path / "data").mkdir()
+    shutil.copy(SLICE, tmp_path / "data" / "train.jsonl")
+    run = tmp_path / "runs" / "a"
+    train_tiny(make_config(f"data.corpus=jsonl:{tmp_path / 'data' / 'train.jsonl'}", "max_steps=4"), run)
+    for name in ("config.yaml", "config.json"):
+        assert str(tmp_path) not in (run / name).read_text(encoding="utf-8")
+    assert json.loads((run / "config.json").read_text())["data"]["corpus"] == ["jsonl:../../data/train.jsonl"]
+    moved = tmp_path / "moved"
+    shutil.move(tmp_path / "data", moved / "data")
+    shutil.move(tmp_path / "runs", moved / "runs")
+    shutil.rmtree(ckpt.latest_checkpoint(moved / "runs" / "a"))  # so that the resume has steps left to train
+    monkeypatch.chdir(moved / "data")  # the recorded path is read against the run folder, not here
+    config = load_config(moved / "runs" / "a" / "config.yaml")
+    assert config.data.corpus == [f"jsonl:{(moved / 'data' / 'train.jsonl').resolve()}"]
+    assert train_tiny(config, moved / "runs" / "a", resume=True).steps == 4
+
+
+def test_a_run_that_recorded_an_absolute_data_path_still_resumes(make_config, tmp_path, train_tiny):
+    run = tmp_path / "run"
+    config = make_config("max_steps=4")
+    train_tiny(config, run)
+    shutil.rmtree(ckpt.latest_checkpoint(run))
+    saved = json.loads((run / "config.json").read_text())
+    saved["data"]["corpus"] = [f"jsonl:{SLICE}"]  # as langmix wrote it before paths were relative
+    (run / "config.json").write_text(json.dumps(saved), encoding="utf-8")
+    assert train_tiny(config, run, resume=True).steps == 4
 
 
 def test_the_temp_folder_of_a_killed_checkpoint_write_is_removed_by_the_next(tmp_path):

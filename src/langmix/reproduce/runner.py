@@ -79,6 +79,21 @@ def cell_dir(out: Path, cell: Cell) -> Path:
     return out / "cells" / cell.id
 
 
+def run_protocol_data(settings: ReproduceSettings, protocol: str, out: Path) -> ProtocolData:
+    """The training data and test set of ``protocol`` in the run folder ``out`` (built there once, then read)."""
+    return prepare_protocol(
+        PROTOCOLS[protocol],
+        out / "data" / protocol,
+        settings.sources,
+        settings.max_train_records,
+        settings.test_languages,
+        settings.test_questions,
+        settings.article_test_fraction,
+        max_negatives=settings.train_config().data.hard_negatives,
+        candidates=settings.train_candidates,
+    )
+
+
 def cell_train_config(base: TrainConfig, cell: Cell, train_path: Path) -> TrainConfig:
     """The shared config with this cell's corpus, strategy, alpha and seed; ``data.dev_benchmark: train``
     becomes the protocol's LAReQA training benchmark (its held-out training questions give the dev mAP)."""
@@ -260,17 +275,7 @@ def _run_cells(settings: ReproduceSettings, out: Path, report: bool) -> dict[str
 
     for cell in tqdm(todo, desc="reproduce", unit="cell"):
         if cell.protocol not in protocol_data:
-            protocol_data[cell.protocol] = prepare_protocol(
-                PROTOCOLS[cell.protocol],
-                out / "data" / cell.protocol,
-                settings.sources,
-                settings.max_train_records,
-                settings.test_languages,
-                settings.test_questions,
-                settings.article_test_fraction,
-                max_negatives=settings.train_config().data.hard_negatives,
-                candidates=settings.train_candidates,
-            )
+            protocol_data[cell.protocol] = run_protocol_data(settings, cell.protocol, out)
             store.data["protocols"][cell.protocol] = protocol_data[cell.protocol].info
         tqdm.write(f"[reproduce] {cell.id}")
         store.add_cell(run_cell(cell, settings, protocol_data[cell.protocol], out, base_model))
