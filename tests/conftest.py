@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from langmix.precision import CPU_BF16_ENV, CPU_BF16_KINDS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -73,40 +75,39 @@ def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
     return run
 
 
-# The CPU kinds langmix has met, as :func:`langmix.precision.cpu_bf16` names them ("none": no native bf16).
-CPU_KINDS = {"amx": "amx", "avx512_bf16": "avx512_bf16", "none": None}
-
-
 def suite_cpu_kind() -> str:
     """The CPU kind every test sees: ``$LANGMIX_TEST_CPU`` (amx, avx512_bf16, none; ``real`` asks the CPU),
     default ``amx``, where ``precision: auto`` means bf16. One kind for every machine, so an expected value
     never depends on the CPU the suite happens to run on; tests/test_portability.py runs the
     precision-dependent tests under the other kinds."""
     kind = os.environ.get("LANGMIX_TEST_CPU", "amx")
-    if kind != "real" and kind not in CPU_KINDS:
-        raise pytest.UsageError(f"LANGMIX_TEST_CPU={kind!r}: use one of {', '.join(CPU_KINDS)} or real")
+    if kind != "real" and kind not in CPU_BF16_KINDS:
+        raise pytest.UsageError(f"LANGMIX_TEST_CPU={kind!r}: use one of {', '.join(CPU_BF16_KINDS)} or real")
     return kind
 
+
+if suite_cpu_kind() != "real":  # for session fixtures too, which run before the per-test fixture below
+    os.environ[CPU_BF16_ENV] = suite_cpu_kind()
 
 
 @pytest.fixture(autouse=True)
 def _pretend_cpu_kind(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test runs as if on :func:`suite_cpu_kind`'s CPU, except those marked ``real_cpu``."""
+    """Every test, and every process it starts, runs as if on :func:`suite_cpu_kind`'s CPU (through
+    ``$LANGMIX_CPU_BF16``), except tests marked ``real_cpu``."""
     kind = suite_cpu_kind()
     if kind == "real" or request.node.get_closest_marker("real_cpu"):
-        return
-    from langmix import precision
-
-    monkeypatch.setattr(precision, "cpu_bf16", lambda: CPU_KINDS[kind])
+        monkeypatch.delenv(CPU_BF16_ENV, raising=False)
+    else:
+        monkeypatch.setenv(CPU_BF16_ENV, kind)
 
 
 @pytest.fixture
 def pretend_cpu_bf16(monkeypatch: pytest.MonkeyPatch):
-    """``pretend("amx" | "avx512_bf16" | None)``: what :func:`langmix.precision.cpu_bf16` reports. Where the
-    CPU really has no bf16 instructions torch emulates them (slowly, same numbers), so bf16 tests run anywhere."""
-    from langmix import precision
+    """``pretend("amx" | "avx512_bf16" | None)``: what :func:`langmix.precision.cpu_bf16` reports, here and
+    in the processes a test starts. Where the CPU really has no bf16 instructions torch emulates them
+    (slowly, same numbers), so bf16 tests run anywhere."""
 
     def pretend(kind: str | None) -> None:
-        monkeypatch.setattr(precision, "cpu_bf16", lambda: kind)
+        monkeypatch.setenv(CPU_BF16_ENV, kind or "none")
 
     return pretend

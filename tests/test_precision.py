@@ -68,3 +68,16 @@ def test_the_cache_keeps_fp32_and_bf16_embeddings_apart(tiny_model_path, tmp_pat
     cache.encode(model, texts, "passage", precision="auto")
     cache.encode(model, texts, "passage", precision="bf16")
     assert (cache.misses, cache.hits) == (2, 2)
+
+
+@pytest.mark.parametrize("value, kind", [("amx", "amx"), ("avx512_bf16", "avx512_bf16"), ("none", None)])
+def test_the_environment_names_the_cpu_kind(monkeypatch, value, kind):
+    monkeypatch.setenv("LANGMIX_CPU_BF16", value)
+    assert cpu_bf16() == kind
+
+
+def test_an_unknown_cpu_kind_in_the_environment_is_one_line_with_the_fix(monkeypatch):
+    monkeypatch.setenv("LANGMIX_CPU_BF16", "sapphire")
+    with pytest.raises(LangmixError, match="LANGMIX_CPU_BF16='sapphire' is not a CPU kind") as err:
+        cpu_bf16()
+    assert "amx, avx512_bf16, none" in str(err.value)
