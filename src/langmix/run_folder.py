@@ -83,11 +83,7 @@ def check_data(
 
     A run saved before langmix stored the hash has none to compare: it gets the current one.
     """
-    found = {
-        "fingerprint": hashlib.sha256(f"{train_corpus.fingerprint()}:{dev_corpus.fingerprint()}".encode()).hexdigest(),
-        "train_records": len(train_corpus),
-        "dev_records": len(dev_corpus),
-    }
+    found = data_fingerprint(train_corpus, dev_corpus)
     path = out_dir / DATA_FILE
     saved = read_json(path) if resuming and path.is_file() else None
     if saved is not None and saved.get("fingerprint") != found["fingerprint"]:
@@ -100,6 +96,15 @@ def check_data(
     if saved is None and env.is_main:
         write_json(path, found)
     dist.barrier()
+
+
+def data_fingerprint(train_corpus: ParallelCorpus, dev_corpus: ParallelCorpus) -> dict[str, Any]:
+    """What ``data.json`` holds: the content hash of the train/dev split and the size of each side."""
+    return {
+        "fingerprint": hashlib.sha256(f"{train_corpus.fingerprint()}:{dev_corpus.fingerprint()}".encode()).hexdigest(),
+        "train_records": len(train_corpus),
+        "dev_records": len(dev_corpus),
+    }
 
 
 def _diff(a: dict, b: dict, prefix: str = "") -> list[str]:
