@@ -59,6 +59,17 @@ def check_weights(weights: Sequence[float] | None, n_models: int) -> list[float]
     return weights
 
 
+def check_lambdas(lambdas: Sequence[float]) -> list[float]:
+    """WiSE-FT's lambdas (the fine-tuned model's weight): at least one, each in [0, 1]."""
+    fix = "give weights of the fine-tuned model such as 0,0.25,0.5,0.75,1"
+    if not lambdas:
+        raise LangmixError("no lambda to try", fix)
+    for lam in lambdas:
+        if not 0.0 <= lam <= 1.0:
+            raise LangmixError(f"lambda {lam:g} is outside [0, 1]", fix)
+    return list(lambdas)
+
+
 # ---------------------------------------------------------------------------------------- compatibility
 @dataclass
 class Fingerprint:
@@ -213,10 +224,7 @@ def add_weighted(total: dict[str, Tensor], state: dict[str, Tensor], weight: flo
 
 def interpolation_path(start: Any, tuned: Any, lambdas: Sequence[float]) -> Iterator[tuple[float, Any]]:
     """WiSE-FT: for each lambda, ``(lambda, (1 - lambda) x start + lambda x tuned)``, both models loaded once."""
-    for lam in lambdas:
-        if not 0.0 <= lam <= 1.0:
-            raise LangmixError(f"lambda {lam:g} is outside [0, 1]",
-                               "give weights of the fine-tuned model such as 0,0.25,0.5,0.75,1")
+    check_lambdas(lambdas)
     start, tuned = _loaded(start), _loaded(tuned)
     for lam in lambdas:
         yield lam, merge_models([start, tuned], [1.0 - lam, lam])
