@@ -46,7 +46,7 @@ def merge(
         chosen, model, extra = _pick_on_dev(models, weights, comma_list(lambdas, float, "--lambdas"), dev_run,
                                             dev_metric)
     save_merged(model, out, [input_name(m, i) for i, m in enumerate(models)], chosen, extra)
-    typer.echo(f"wrote {out} ({', '.join(f'{w:g}' for w in chosen)} of {len(models)} models)", err=True)
+    typer.echo(f"wrote {out} (weights {', '.join(f'{w:g}' for w in chosen)})", err=True)
 
 
 def _pick_on_dev(models: list[str], weights: str | None, lambdas: list[float], dev_run: Path | None,
