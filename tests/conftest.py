@@ -26,13 +26,43 @@ def embedded_model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory: pytest.TempPathFactory, embedded_model_path: Path) -> Path:
-    """A 2-layer BERT (hidden 32) with random weights and the real XLM-R tokenizer, as a sentence-transformers model."""
+def build_tiny(tmp_path_factory: pytest.TempPathFactory, embedded_model_path: Path):
+    """``build_tiny(seed=0, tokenizer_from=None, **config)``: a new 2-layer BERT (hidden 32) with random weights
+    drawn from ``seed`` and the real XLM-R tokenizer (or ``tokenizer_from``'s), as a sentence-transformers model;
+    ``config`` overrides the tiny shapes."""
     from langmix.model import build_random_model
 
-    return build_random_model(tmp_path_factory.mktemp("tiny") / "model", "bert", tokenizer_from=embedded_model_path,
-                              hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                              max_position_embeddings=512)
+    def build(seed: int = 0, tokenizer_from: Path | None = None, **config) -> Path:
+        shapes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+                  "max_position_embeddings": 512, **config}
+        return build_random_model(tmp_path_factory.mktemp("tiny") / "model", "bert", seed=seed,
+                                  tokenizer_from=tokenizer_from or embedded_model_path, **shapes)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(build_tiny) -> Path:
+    """The tiny model of :func:`build_tiny`, seed 0, built once per run."""
+    return build_tiny()
+
+
+@pytest.fixture(scope="session")
+def tiny_dev_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Path:
+    """A finished 2-step training run of the tiny model on the XQuAD-R fixture, its best model selected on the
+    dev mAP of held-out training questions (``data.dev_benchmark``), with ``best-model/`` kept."""
+    from langmix.config import load_config
+    from langmix.training import train
+
+    lareqa = Path(__file__).parent / "fixtures" / "data" / "xquad-r"
+    config = load_config(None, [
+        f"model.name={tiny_model_path}", f"data.corpus=lareqa:{lareqa}", f"data.dev_benchmark=lareqa:{lareqa}",
+        "data.dev_candidates=sentence", "data.dev_fraction=0.3", "data.strategy=x-y", "model.max_query_length=24",
+        "model.max_passage_length=48", "model.freeze_embeddings=true", "batch_size=4", "max_steps=2", "eval_every=2",
+        "lr=1e-4", "threads=1", "device=cpu"])
+    out = tmp_path_factory.mktemp("dev-run") / "run"
+    train(config, out)
+    return out
 
 
 @pytest.fixture(scope="session")

@@ -6,21 +6,7 @@ from pathlib import Path
 
 import typer
 
-from langmix.cli.root import app
-from langmix.errors import LangmixError
-
-_KINDS = {str: ("names", "a,b"), int: ("integers", "0,1,2"), float: ("numbers", "0,0.25,0.5")}
-
-
-def _list(text: str | None, kind: type = str, option: str = "") -> list | None:
-    if text is None:
-        return None
-    try:
-        return [kind(x.strip()) for x in text.split(",") if x.strip()]
-    except ValueError as err:
-        what, example = _KINDS[kind]
-        fix = f"write e.g. {option} {example}"
-        raise LangmixError(f"{option} '{text}' is not a comma list of {what}", fix) from err
+from langmix.cli.root import app, comma_list
 
 
 @app.command()
@@ -73,14 +59,14 @@ def reproduce(
     if report_only:
         typer.echo(f"wrote {finalize(folder)}")
         return
-    sweep = None if alphas is None else ([] if alphas.strip() == "none" else _list(alphas, float, "--alphas"))
+    sweep = None if alphas is None else ([] if alphas.strip() == "none" else comma_list(alphas, float, "--alphas"))
     settings = make_settings(
         preset,
         config,
         model=model,
-        protocols=_list(protocols),
-        strategies=_list(strategies),
-        seeds=_list(seeds, int, "--seeds"),
+        protocols=comma_list(protocols),
+        strategies=comma_list(strategies),
+        seeds=comma_list(seeds, int, "--seeds"),
         alphas=sweep,
         test_questions=test_questions,
         keep_models=keep_models or None,

@@ -20,6 +20,21 @@ PRECISION_HELP = ("auto (bf16 on a CUDA GPU with bf16 or a CPU with AMX, else fp
 _CLICK = sys.modules[typer.BadParameter.__module__]
 _NO_ARGS_HELP = getattr(_CLICK, "NoArgsIsHelpError", ())  # `langmix` alone: the help, not an error line
 
+_KINDS = {str: ("names", "a,b"), int: ("integers", "0,1,2"), float: ("numbers", "0,0.25,0.5")}
+
+
+def comma_list(text: str | None, kind: type = str, option: str = "") -> list | None:
+    """An option's comma-separated values as ``kind`` (None stays None), or a one-line error with an example."""
+    if text is None:
+        return None
+    try:
+        return [kind(x.strip()) for x in text.split(",") if x.strip()]
+    except ValueError as err:
+        what, example = _KINDS[kind]
+        fix = f"write e.g. {option} {example}"
+        raise LangmixError(f"{option} '{text}' is not a comma list of {what}", fix) from err
+
+
 app = typer.Typer(
     help="Train and evaluate multilingual dense retrievers (mono, cross-lingual and multilingual).",
     no_args_is_help=True,
