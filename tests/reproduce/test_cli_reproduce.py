@@ -68,6 +68,43 @@ def test_micro_end_to_end_then_resume(tiny_data, tiny_model_path, tmp_path):
     assert {cid: cell["started"] for cid, cell in again["cells"].items()} == stamps  # nothing reran
 
 
+@pytest.mark.parametrize("lam, same_as", [(1.0, "x-y"), (0.0, "zero-shot")])
+def test_a_wise_ft_row_is_the_trained_or_the_starting_model_at_the_ends(tiny_data, tiny_model_path, tmp_path,
+                                                                         lam, same_as):
+    """lambda 1 is the trained model and lambda 0 the starting one, bit for bit, so the derived row scores
+    exactly as that row; the lambda's dev score is recorded, and the best-of-three check tests the new row."""
+    out = tmp_path / "run"
+    config = tmp_path / "wise.yaml"
+    config.write_text(f"wise_ft_rows: [x-y]\nwise_ft_lambdas: [{lam}]\ntrain: {{data: {{dev_benchmark: train}}}}\n",
+                      encoding="utf-8")
+    args = ["reproduce", "--quick", "--model", str(tiny_model_path), "--out", str(out), "--config", str(config),
+            "--strategies", "zero-shot,x-y", "--alphas", "none", "--steps", "2", "--test-questions", "6",
+            "--train-set", "batch_size=3", "--train-set", "data.dev_fraction=0.5", "--train-set", "eval_every=1"]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 0, done.output
+    results = read_json(out / "results.json")
+    wise = results["cells"]["xquad-to-mlqa/x-y/seed0"]["derived"]["wise-ft"]
+    assert wise["lambda"] == lam and [row["lambda"] for row in wise["dev"]] == [lam]
+    assert wise["metrics"] == results["cells"][f"xquad-to-mlqa/{same_as}/seed0"]["metrics"]
+    assert (out / "cells/xquad-to-mlqa/x-y/seed0/eval-wise-ft/per_query.json.gz").is_file()
+    tested = {r["row"] for r in results["significance"]["best_of_three"]["xquad-to-mlqa"]}
+    assert tested == {"x-y + wise-ft"}
+    assert "| x-y + wise-ft |" in (out / "report.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("yaml_text, words", [
+    ("wise_ft_rows: [zero-shot]\n", "wise_ft_rows names zero-shot, which trains no model to interpolate"),
+    ("wise_ft_rows: [x-y]\nwise_ft_lambdas: []\n", "wise_ft_lambdas is empty"),
+    ("wise_ft_rows: [x-y]\nwise_ft_lambdas: [1.5]\n", "wise_ft_lambdas.0=1.5"),
+    ("wise_ft_rows: [x-y]\n", "wise_ft_rows needs dev questions to pick lambda on"),  # --quick has no dev set
+])
+def test_wise_ft_settings_that_cannot_work_are_refused(tmp_path, cli, yaml_text, words):
+    config = tmp_path / "wise.yaml"
+    config.write_text(yaml_text, encoding="utf-8")
+    done = cli("reproduce", "--quick", "--config", str(config), "--out", str(tmp_path / "run"))
+    assert words in done.error_line()
+
+
 @pytest.mark.parametrize("yaml_text, words", [
     ('seeds: "abc"\n', "seeds='abc': Input should be a valid list"),
     ("seeds: [0, abc]\n", "seeds.1='abc': Input should be a valid integer"),

@@ -36,14 +36,17 @@ def benchmark_of(protocol: str) -> str:
 
 def group_cells(results: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """protocol -> row label -> cell records (one per seed), in grid order. A cell re-scored after a
-    training-free debiasing (``debiased``) also appears as a row ``<label> + <method>``."""
+    training-free debiasing (``debiased``), or whose model was merged into another (``derived``: WiSE-FT), also
+    appears as a row ``<label> + <method>``."""
     groups: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for record in results["cells"].values():
         rows = groups.setdefault(record["protocol"], {})
         rows.setdefault(record["label"], []).append(record)
-        for name, summary in record.get("debiased", {}).items():
+        # a training-free re-scoring (debiased) or a model derived from the cell's (derived: WiSE-FT)
+        for name, summary in {**record.get("debiased", {}), **record.get("derived", {})}.items():
             virtual = {**record, **summary, "label": f"{record['label']} + {name}", "eval_dir": debias_folder(name)}
             virtual.pop("debiased", None)
+            virtual.pop("derived", None)
             rows.setdefault(virtual["label"], []).append(virtual)
     return groups
 

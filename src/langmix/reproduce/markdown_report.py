@@ -12,7 +12,7 @@ import numpy as np
 
 from langmix.markdown import difference, table
 from langmix.reproduce.aggregate import METRICS, benchmark_of, digits, group_cells, row_order, summarize
-from langmix.reproduce.claim import claim_section
+from langmix.reproduce.claim import best_of_three_section, claim_section
 from langmix.reproduce.grid import PROTOCOLS
 from langmix.reproduce.study import SOURCE, STUDY_TABLE1
 
@@ -247,6 +247,10 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
         "## The study's claim, part by part",
         "",
         claim_section(sig) or "Not tested yet: hybrid, x-x-mono and x-y cells are needed.",
+        "",
+        "## Best of all three: each row against zero-shot (mono) and x-y (the rest)",
+        "",
+        best_of_three_section(sig) or "Not tested yet: zero-shot and x-y cells and another row are needed.",
         "",
         "## Figures",
         "",

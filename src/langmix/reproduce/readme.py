@@ -21,7 +21,7 @@ from typing import Any
 
 from langmix.errors import LangmixError
 from langmix.io import read_json, write_text
-from langmix.reproduce.claim import claim_section
+from langmix.reproduce.claim import best_of_three_section, claim_section
 from langmix.reproduce.markdown_report import progress_lines, significance_table, table1
 
 LEAD_OTHERS = ("x-y", "x-x-mono")
@@ -32,6 +32,7 @@ def lead_block(results: dict[str, Any], run: str, figures: Sequence[str] = ()) -
     """The lead table of a run: every row's mean ± std over seeds, then hybrid against x-y and x-x-mono, the
     study's claim checked part by part, then ``figures`` (file names in the run folder) as images."""
     claim = claim_section(results.get("significance", {}))
+    best = best_of_three_section(results.get("significance", {}))
     return "\n".join([
         f"Rendered from `{run}/results.json` by `python scripts/readme-results.py`; full report: "
         f"`{run}/report.md`.",
@@ -42,6 +43,7 @@ def lead_block(results: dict[str, Any], run: str, figures: Sequence[str] = ()) -
         significance_table(results.get("significance", {}), others=LEAD_OTHERS).rstrip("\n"),
         "",
         *([f"**The study's claim, part by part.** {claim.rstrip()}", ""] if claim else []),
+        *([f"**Best of all three, row by row.** {best.rstrip()}", ""] if best else []),
         *(f"![{Path(name).stem}]({run}/{name})\n" for name in figures),
     ])
 

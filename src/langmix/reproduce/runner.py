@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from langmix import checkpoint as ckpt
 from langmix.config import TrainConfig, set_value, validate
 from langmix.errors import LangmixError
+from langmix.evaluation.debias import debias_folder
 from langmix.io import gzip_file, read_json, run_lock, write_json
 from langmix.provenance import device_info, source_commit, versions
 from langmix.reproduce.data import ProtocolData, prepare_protocol
@@ -35,6 +36,7 @@ from langmix.reproduce.grid import PROTOCOLS, Cell, build_grid
 from langmix.reproduce.settings import ReproduceSettings
 
 FORMAT = 1
+WISE_FT = "wise-ft"  # the derived row of langmix.merge's WiSE-FT (settings.wise_ft_rows)
 
 
 class ResultsStore:
@@ -181,6 +183,23 @@ def evaluate_cell(
     return summary
 
 
+def wise_ft_row(tuned, start, folder: Path, data: ProtocolData, settings: ReproduceSettings) -> dict[str, Any]:
+    """WiSE-FT (Wortsman et al. 2022): ``(1 - lambda) x start + lambda x tuned``, lambda picked among
+    ``settings.wise_ft_lambdas`` on the cell's own dev questions by the metric its training selected on (never
+    the test set), then scored on the test set into ``eval-wise-ft/``; the summary records lambda and the dev
+    score of each candidate."""
+    from langmix.merge import choose_lambda, merge_models
+    from langmix.run_dev import run_dev_evaluator
+
+    t0 = time.perf_counter()
+    evaluator, metric = run_dev_evaluator(folder / "train")
+    lam, rows = choose_lambda(start, tuned, settings.wise_ft_lambdas, evaluator, metric)
+    merged = merge_models([start, tuned], [1.0 - lam, lam])
+    summary = evaluate_cell(merged, f"wise-ft lambda {lam:g}", data, settings, folder / debias_folder(WISE_FT))
+    dev = [{"lambda": row["lambda"], metric: row[metric]} for row in rows]
+    return {**summary, "lambda": lam, "dev_metric": metric, "dev": dev, "seconds": time.perf_counter() - t0}
+
+
 def cell_summary(result) -> dict[str, Any]:
     """What results.json keeps of one evaluation: headline metrics, language-pair mAP, sizes."""
     from langmix.evaluation.results import headline_metrics, result_record
@@ -228,6 +247,8 @@ def run_cell(
     debias = settings.debias if cell.label in settings.debias_rows else []
     record.update(evaluate_cell(model, model_name, data, settings, folder / "eval", cache, debias))
     record["eval_seconds"] = time.perf_counter() - t1
+    if cell.trains and cell.label in settings.wise_ft_rows:
+        record.setdefault("derived", {})[WISE_FT] = wise_ft_row(model, zero_shot_model(), folder, data, settings)
     record["wall_seconds"] = time.perf_counter() - t0
     record["device"] = device_info()
     record["commit"] = source_commit()

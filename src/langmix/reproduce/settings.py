@@ -59,6 +59,11 @@ class ReproduceSettings:
     eval_precision: Precision = "fp32"  # test-set encoding (langmix.precision)
     debias: list[str] = field(default_factory=list)  # training-free debiasing re-scorings, e.g. ["lir:1"]
     debias_rows: list[str] = field(default_factory=lambda: ["zero-shot", "hybrid"])  # rows that get them
+    # WiSE-FT rows (langmix.merge): each listed trained row's best model interpolated with the starting model,
+    # lambda (the trained model's weight) picked among wise_ft_lambdas on the cell's dev questions, scored as a
+    # row "<row> + wise-ft"
+    wise_ft_rows: list[str] = field(default_factory=list)
+    wise_ft_lambdas: list[Annotated[float, Field(ge=0, le=1)]] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
     keep_models: bool = False  # keep each cell's best model and checkpoints (large)
     n_resamples: PositiveInt = 10_000  # randomisation test sign flips
     train: dict[str, Any] = field(default_factory=dict)
@@ -68,6 +73,9 @@ class ReproduceSettings:
         config = from_dict(copy.deepcopy(self.train))
         set_value(config, "model.name", self.model)
         validate(config)
+        if self.wise_ft_rows and not config.data.dev_benchmark:
+            raise LangmixError("wise_ft_rows needs dev questions to pick lambda on, and train.data.dev_benchmark is "
+                               "null", "set train.data.dev_benchmark: train (held-out training questions)")
         return config
 
     def fingerprint(self) -> str:
@@ -95,7 +103,8 @@ class ReproduceSettings:
 
 # settings added after runs had been written, with the value those runs used
 ADDED_LATER: dict[str, Any] = {"eval_precision": "fp32", "train_candidates": "context", "debias": [],
-                               "debias_rows": ["zero-shot", "hybrid"]}
+                               "debias_rows": ["zero-shot", "hybrid"], "wise_ft_rows": [],
+                               "wise_ft_lambdas": [0.25, 0.5, 0.75, 1.0]}
 
 FULL_TRAIN: dict[str, Any] = {
     "model": {"max_query_length": 64, "max_passage_length": 256, "freeze_embeddings": False},
@@ -168,6 +177,12 @@ def make_settings(
         ) from err
     for spec in settings.debias:
         parse_debias(spec)
+    untrained = [row for row in settings.wise_ft_rows if MAIN_ROWS.get(row, (None,))[0] is None]
+    if untrained:
+        raise LangmixError(f"wise_ft_rows names {', '.join(untrained)}, which trains no model to interpolate",
+                           f"list trained rows: {', '.join(r for r, (s, _) in MAIN_ROWS.items() if s)}")
+    if not settings.wise_ft_lambdas and settings.wise_ft_rows:
+        raise LangmixError("wise_ft_lambdas is empty", "list the lambdas to choose from, e.g. [0.25, 0.5, 0.75, 1.0]")
     settings.train_config()  # fail now, not after the first cells, on a bad training override
     return settings
 
