@@ -1,4 +1,5 @@
-"""The study's claim checked part by part: Holm's step-down, the direction of each metric, missing tests."""
+"""The study's claim checked part by part: Holm's step-down, the direction of each metric, missing tests; and the
+"best of all three" goal checked row by row."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ import numpy as np
 import pytest
 
 from langmix.reproduce.aggregate import digits
-from langmix.reproduce.claim import claim_section, claim_tests, holm, verdicts
+from langmix.reproduce.claim import (
+    best_of_three_section,
+    best_of_three_tests,
+    blocking,
+    claim_section,
+    claim_tests,
+    holm,
+    verdicts,
+)
 from langmix.reproduce.markdown_report import significance_table
 
 
@@ -89,3 +98,40 @@ def test_the_claim_and_the_significance_table_print_a_tested_difference_alike():
     for cell in ("-0.0042 (p=0.0255)", "+8.3 (p=0.0754)"):
         assert cell in claim and cell in report
     assert digits("mono/map") == 3 and digits("rank_distance", difference=True) == 1
+
+
+def vs(row_label: str, metric: str, other: str, diff: float, p: float) -> dict:
+    return {"row": row_label, "metric": metric, "other": other, "row_minus_other": diff, "p_value": p, "n_units": 10}
+
+
+BEST = [
+    # a recipe: mono slightly below zero-shot (not significant), multi significantly above x-y: reaches the goal
+    vs("x-y + wise-ft", "mono/map", "zero-shot", -0.002, 0.40), vs("x-y + wise-ft", "cross/map", "x-y", +0.01, 0.001),
+    vs("x-y + wise-ft", "multi/map", "x-y", +0.012, 0.0002), vs("x-y + wise-ft", "rank_distance", "x-y", -3.0, 0.5),
+    vs("x-y + wise-ft", "mono/map", "x-y", +0.02, 0.0002),  # not part of the goal: ignored
+    # hybrid: rank distance significantly higher than x-y's (lower is better): blocked there only
+    vs("hybrid", "mono/map", "zero-shot", -0.007, 0.07), vs("hybrid", "cross/map", "x-y", -0.001, 0.30),
+    vs("hybrid", "multi/map", "x-y", +0.001, 0.6), vs("hybrid", "rank_distance", "x-y", +20.0, 0.0002),
+    # x-y is its own reference for cross, multi and rank distance: one test
+    vs("x-y", "mono/map", "zero-shot", -0.007, 0.0002),
+    # a row missing a test is left out
+    vs("x-x", "mono/map", "zero-shot", -0.02, 0.0002),
+]
+
+
+def test_best_of_three_blocks_a_row_only_where_it_is_significantly_worse_than_its_reference():
+    by_row = best_of_three_tests(BEST)
+    assert sorted(by_row) == ["hybrid", "x-y", "x-y + wise-ft"]
+    assert blocking(by_row["x-y + wise-ft"]) == []
+    assert blocking(by_row["hybrid"]) == ["rank distance"]
+    assert blocking(by_row["x-y"]) == ["mono mAP"]
+
+
+def test_best_of_three_section_names_who_reaches_the_goal_and_the_stretch():
+    text = best_of_three_section({"best_of_three": {"xquad-to-mlqa": BEST}})
+    assert "**mlqa-r (xquad-to-mlqa)**: Reached by x-y + wise-ft." in text
+    assert "| x-y + wise-ft | -0.0020 (p=0.4) | +0.0100* (p=0.001) | +0.0120* (p=0.0002) | -3.0 (p=0.5) | " \
+           "**reached** (above x-y on multi) |" in text
+    assert "| x-y | -0.0070* (p=0.0002) | (itself) | (itself) | (itself) | blocked by mono mAP |" in text
+    without = best_of_three_section({"best_of_three": {"xquad-to-mlqa": BEST[5:]}})
+    assert "No row reaches it; closest (1 blocking metric): x-y, hybrid." in without
