@@ -10,7 +10,7 @@ import pytest
 
 from langmix.io import read_json, write_json
 from langmix.reproduce.aggregate import group_cells, summarize
-from langmix.reproduce.figures import dev_curve, plot_heatmaps
+from langmix.reproduce.figures import dev_curve, plot_dev_curves, plot_heatmaps
 from langmix.reproduce.report import finalize, render
 from langmix.reproduce.study import STUDY_TABLE1
 from langmix.run_folder import LOG_FILE
@@ -118,6 +118,29 @@ def test_dev_curves_come_from_the_cells_training_logs(tmp_path):
     text = render(tmp_path).read_text(encoding="utf-8")
     assert (tmp_path / "dev_curves-xquad-to-mlqa.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "](dev_curves-xquad-to-mlqa.png)" in text
+
+
+def test_another_runs_dev_curves_are_drawn_dashed_beside_this_runs(tmp_path):
+    """--compare-with: a longer budget's curves (solid) beside a shorter one's (dashed), row by row."""
+    for name, steps in (("long", [100, 200, 300]), ("short", [50, 100])):
+        results = results_json()
+        for cell in results["cells"].values():
+            cell["train"] = {"steps": steps[-1], "best_step": steps[0], "selection_metric": "xquad-r/multi/map"}
+        log = tmp_path / name / "cells" / "xquad-to-mlqa/hybrid/seed0" / "train" / LOG_FILE
+        log.parent.mkdir(parents=True)
+        log.write_text("".join(json.dumps({"event": "dev", "step": s, "xquad-r/multi/map": 0.5}) + "\n"
+                               for s in steps), encoding="utf-8")
+        write_json(tmp_path / name / "results.json", results)
+    rows = group_cells(read_json(tmp_path / "long" / "results.json"))["xquad-to-mlqa"]
+    other = group_cells(read_json(tmp_path / "short" / "results.json"))["xquad-to-mlqa"]
+    fig = plot_dev_curves("xquad-to-mlqa", rows, tmp_path / "long", ("short", tmp_path / "short", other))
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert lines["hybrid (1)"].get_linestyle() == "-" and list(lines["hybrid (1)"].get_xdata()) == [100, 200, 300]
+    assert lines["hybrid (1, short)"].get_linestyle() == "--"
+    assert list(lines["hybrid (1, short)"].get_xdata()) == [50, 100]
+    assert "dashed: short" in fig.axes[0].get_title()
+    finalize(tmp_path / "long", compare_with=tmp_path / "short")  # kept for later reports
+    assert read_json(tmp_path / "long" / "results.json")["settings"]["compare_with"] == str(tmp_path / "short")
 
 
 def test_gain_heatmaps_show_each_rows_pair_map_minus_zero_shot_on_a_centred_scale():

@@ -45,6 +45,9 @@ def reproduce(
     keep_models: bool = typer.Option(
         False, "--keep-models", help="Keep each cell's best model and checkpoints."
     ),
+    compare_with: Path | None = typer.Option(
+        None, "--compare-with", help="Another run folder (e.g. a shorter budget) whose dev curves the report "
+        "draws dashed beside this run's; kept in results.json for later reports."),
     report_only: bool = typer.Option(
         False, "--report-only", help="Only redo significance tests and report.md."
     ),
@@ -57,7 +60,7 @@ def reproduce(
     preset = "quick" if quick else "full"
     folder = check_writable(out or Path("runs") / f"reproduce-{preset}", folder=True)
     if report_only:
-        typer.echo(f"wrote {finalize(folder)}")
+        typer.echo(f"wrote {finalize(folder, compare_with)}")
         return
     sweep = None if alphas is None else ([] if alphas.strip() == "none" else comma_list(alphas, float, "--alphas"))
     settings = make_settings(
@@ -70,6 +73,7 @@ def reproduce(
         alphas=sweep,
         test_questions=test_questions,
         keep_models=keep_models or None,
+        compare_with=str(compare_with) if compare_with else None,
     )
     apply_train_overrides(settings, train_set + ([f"max_steps={steps}"] if steps is not None else []))
     results = run_reproduce(settings, folder)

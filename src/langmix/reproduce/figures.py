@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from langmix.io import read_json
 from langmix.plotting import pyplot, save_png
 from langmix.reproduce.aggregate import (
     LOWER_IS_BETTER,
@@ -106,38 +107,55 @@ def _zoom(ax, values: list[float]) -> None:
         ax.set_ylim(max(0.0, low - 0.5 * span), None)
 
 
-def plot_dev_curves(protocol: str, rows: dict[str, list[dict[str, Any]]], out: Path):
+def plot_dev_curves(protocol: str, rows: dict[str, list[dict[str, Any]]], out: Path,
+                    other: tuple[str, Path, dict[str, list[dict[str, Any]]]] | None = None):
     """The model-selection metric on dev data against the training step, per trained row: each seed a thin
     line with its chosen step starred, the mean over seeds thick. A curve still rising at its last step says
-    the budget, not the criterion, ended training. None when no cell has a training log."""
-    curves = {}
-    for label, records in rows.items():
-        if " + " in label:  # a debiased row shares its cells' training
-            continue
-        found = [c for c in (dev_curve(out, r) for r in records) if c]
-        if found:
-            curves[label] = found
+    the budget, not the criterion, ended training. ``other`` = (name, folder, rows) of another run (say a
+    shorter budget) drawn dashed beside it, row by row. None when no cell has a training log."""
+    curves = _dev_curves(rows, out)
     if not curves:
         return None
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for label, found in curves.items():
-        color = _style(label)["color"]
-        for steps, values, best in found:
-            ax.plot(steps, values, color=color, alpha=0.35, linewidth=1)
-            if best in steps:
-                ax.plot([best], [values[steps.index(best)]], "*", color=color, markersize=8)
-        common = sorted(set.intersection(*(set(steps) for steps, _, _ in found)))
-        means = [np.mean([values[steps.index(s)] for steps, values, _ in found]) for s in common]
-        ax.plot(common, means, color=color, linewidth=2.2, marker="o", markersize=3, label=f"{label} ({len(found)})")
+    _draw_dev_curves(ax, curves, "-", "")
+    if other is not None:
+        name, folder, other_rows = other
+        _draw_dev_curves(ax, {k: v for k, v in _dev_curves(other_rows, folder).items() if k in curves}, "--",
+                         f", {name}")
     metric = rows[next(iter(curves))][0]["train"]["selection_metric"]
     ax.set_xlabel("training step")
     ax.set_ylabel(f"dev {metric}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, title="row (seeds)", title_fontsize=8)
-    ax.set_title(f"{protocol}: dev curves (star = selected step)", fontsize=10)
+    versus = f"; dashed: {other[0]}" if other is not None else ""
+    ax.set_title(f"{protocol}: dev curves (star = selected step{versus})", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _dev_curves(rows: dict[str, list[dict[str, Any]]], out: Path) -> dict[str, list]:
+    curves = {}
+    for label, records in rows.items():
+        if " + " in label:  # a debiased or derived row shares its cells' training
+            continue
+        found = [c for c in (dev_curve(out, r) for r in records) if c]
+        if found:
+            curves[label] = found
+    return curves
+
+
+def _draw_dev_curves(ax, curves: dict[str, list], line: str, suffix: str) -> None:
+    for label, found in curves.items():
+        color = _style(label)["color"]
+        for steps, values, best in found:
+            ax.plot(steps, values, line, color=color, alpha=0.35, linewidth=1)
+            if best in steps:
+                ax.plot([best], [values[steps.index(best)]], "*", color=color, markersize=8)
+        common = sorted(set.intersection(*(set(steps) for steps, _, _ in found)))
+        means = [np.mean([values[steps.index(s)] for steps, values, _ in found]) for s in common]
+        ax.plot(common, means, line, color=color, linewidth=2.2, marker="o", markersize=3,
+                label=f"{label} ({len(found)}{suffix})")
 
 
 def dev_curve(out: Path, record: dict[str, Any]) -> tuple[list[int], list[float], int] | None:
@@ -206,10 +224,12 @@ def _seed_mean(grids: list) -> np.ndarray:
 
 def figures(out: Path, results: dict[str, Any]) -> list[str]:
     names = []
+    other = _compared_run(results.get("settings", {}).get("compare_with"))
     for protocol, rows in group_cells(results).items():
         _save(plot_metrics(protocol, rows), out / f"metrics-{protocol}.png")
         names.append(f"metrics-{protocol}.png")
-        dev = plot_dev_curves(protocol, rows, out)
+        versus = (other[0], other[1], other[2][protocol]) if other and protocol in other[2] else None
+        dev = plot_dev_curves(protocol, rows, out, versus)
         if dev is not None:
             _save(dev, out / f"dev_curves-{protocol}.png")
             names.append(f"dev_curves-{protocol}.png")
@@ -222,3 +242,10 @@ def figures(out: Path, results: dict[str, Any]) -> list[str]:
             _save(plot_alpha_curve(protocol, rows), out / f"alpha_curve-{protocol}.png")
             names.append(f"alpha_curve-{protocol}.png")
     return names
+
+
+def _compared_run(folder: str | None) -> tuple[str, Path, dict[str, Any]] | None:
+    """(name, folder, protocol -> rows) of the run named by the ``compare_with`` setting, if it is there."""
+    if not folder or not (Path(folder) / "results.json").is_file():
+        return None
+    return str(folder), Path(folder), group_cells(read_json(Path(folder) / "results.json"))

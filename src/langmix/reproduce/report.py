@@ -32,11 +32,14 @@ def render(out: str | Path, results: dict[str, Any] | None = None) -> Path:
     return out / "report.md"
 
 
-def finalize(out: str | Path) -> Path:
-    """Significance tests (on the cells' per-query files) into results.json, then the report."""
+def finalize(out: str | Path, compare_with: str | Path | None = None) -> Path:
+    """Significance tests (on the cells' per-query files) into results.json, then the report; ``compare_with``
+    (another run folder whose dev curves are drawn beside this run's) is stored in its settings."""
     out = Path(out)
     with run_lock(out):
         results = read_json(out / "results.json")
+        if compare_with is not None:
+            results.setdefault("settings", {})["compare_with"] = str(compare_with)
         n_resamples = results.get("settings", {}).get("n_resamples", 10_000)
         results["significance"] = significance(out, results, n_resamples)
         write_json(out / "results.json", results)

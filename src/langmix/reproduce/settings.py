@@ -65,6 +65,8 @@ class ReproduceSettings:
     wise_ft_rows: list[str] = field(default_factory=list)
     wise_ft_lambdas: list[Annotated[float, Field(ge=0, le=1)]] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
     keep_models: bool = False  # keep each cell's best model and checkpoints (large)
+    # another run folder (e.g. a shorter budget) whose dev curves the report draws dashed beside this run's
+    compare_with: str | None = None
     n_resamples: PositiveInt = 10_000  # randomisation test sign flips
     train: dict[str, Any] = field(default_factory=dict)
 
@@ -95,6 +97,7 @@ class ReproduceSettings:
             "row_seeds",
             "seed_major",
             "keep_models",
+            "compare_with",
             "n_resamples",
         ):
             values.pop(key)
