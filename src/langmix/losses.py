@@ -233,7 +233,8 @@ class SameLanguageDistillation:
     but still counts in :math:`B`, so the term is a per-query mean that every rank computes on its own B
     queries, like InfoNCE. The training loss is :math:`\mathcal{L}_{InfoNCE} + w \, \mathcal{L}_{KD}`; the
     teacher's scores carry no gradient (no autograd, eval mode: no dropout, and no random draw either).
-    There is no :math:`T^2` factor (Hinton et al. 2015 correct soft targets at :math:`T > 1` with it): at
+    Only the query -> passage direction is distilled (with ``symmetric`` the passage -> query term is InfoNCE's
+    alone). There is no :math:`T^2` factor (Hinton et al. 2015 correct soft targets at :math:`T > 1` with it): at
     the InfoNCE temperature both terms are cross-entropies over logits of one scale, so :math:`w` weighs
     them as they stand.
 

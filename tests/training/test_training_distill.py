@@ -49,6 +49,9 @@ def test_a_run_with_distillation_logs_its_terms_and_trains_otherwise(make_config
     assert dev["dev_distill"] > 0 and dev["dev_loss"] != pytest.approx(_rows(plain, "dev")[0]["dev_loss"])
     a, b = _weights(plain), _weights(distilled)
     assert any(not torch.equal(a[k], b[k]) for k in a)
+    card = "same-language distillation from the starting model | weight 2.0, temperature 0.1"
+    assert card in (distilled / "best-model" / "README.md").read_text()
+    assert "distillation" not in (plain / "best-model" / "README.md").read_text()
 
 
 def test_resume_keeps_the_starting_model_as_the_teacher(make_config, tmp_path, train_tiny):
