@@ -10,7 +10,7 @@ import torch
 
 from langmix import checkpoint as ckpt
 from langmix import training
-from langmix.losses import SameLanguageDistillation
+from langmix.losses import InfoNCELoss, SameLanguageDistillation
 from langmix.run_folder import read_log
 
 
@@ -22,15 +22,26 @@ def _weights(run) -> dict[str, torch.Tensor]:
     return ckpt.load_checkpoint(ckpt.latest_checkpoint(run))["model"]
 
 
-def test_weight_0_builds_no_teacher_and_runs_no_teacher_forward(make_config, tmp_path, train_tiny, monkeypatch):
+def test_weight_0_is_the_plain_infonce_run_and_builds_no_teacher(make_config, tmp_path, train_tiny, monkeypatch):
+    """The default run against one whose loss is built as before the term existed: the same losses and weights
+    after 2 steps, no teacher, no teacher forward, no new log keys."""
+    config = make_config("data.strategy=hybrid", "data.hard_negatives=1", "max_steps=2", "eval_every=2")
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "make_loss", lambda config, *_: InfoNCELoss(config.temperature, config.symmetric))
+        train_tiny(config, tmp_path / "before")
+
     def refused(*args, **kwargs):
         raise AssertionError("a teacher at distill_weight=0")
 
     monkeypatch.setattr(training, "frozen_copy", refused)
     monkeypatch.setattr(SameLanguageDistillation, "target", refused)
-    train_tiny(make_config("max_steps=2", "eval_every=2"), tmp_path / "run")
-    rows = _rows(tmp_path / "run", "train") + _rows(tmp_path / "run", "dev")
+    train_tiny(config, tmp_path / "run")
+    rows = read_log(tmp_path / "run" / "train_log.jsonl")
     assert not any({"info_nce", "distill", "dev_distill"} & row.keys() for row in rows)
+    before, after = _weights(tmp_path / "before"), _weights(tmp_path / "run")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    losses = [[r["loss"] for r in _rows(tmp_path / run, "train")] for run in ("before", "run")]
+    assert losses[0] == losses[1] and len(losses[0]) == 2
 
 
 def test_a_run_with_distillation_logs_its_terms_and_trains_otherwise(make_config, tmp_path, train_tiny):
