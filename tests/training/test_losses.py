@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from langmix.batches import TextBatch
-from langmix.losses import CachedInfoNCE, InfoNCELoss, info_nce, scatter_negatives
+from langmix.training.batches import TextBatch
+from langmix.training.losses import CachedInfoNCE, InfoNCELoss, info_nce, scatter_negatives
 
 
 def _unit(*shape: int, seed: int = 0) -> torch.Tensor:

@@ -7,8 +7,8 @@ import random
 import pytest
 import torch
 
-from langmix import checkpoint as ckpt
 from langmix.errors import LangmixError
+from langmix.training import checkpoint as ckpt
 
 
 def _state(step: int) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import app
-from langmix.embedded import MODEL_NAME
+from langmix.model.default import MODEL_NAME
 
 SNIPPET_CHARS = 100
 

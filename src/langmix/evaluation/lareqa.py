@@ -392,7 +392,7 @@ def evaluate_lareqa(
     precision: str = "auto",
     debias: Debias | None = None,
 ) -> tuple[LareqaResult, LareqaEmbeddings]:
-    """Encode ``benchmark`` with ``model`` (anything :func:`langmix.model.encode` accepts, in ``precision``)
+    """Encode ``benchmark`` with ``model`` (anything :func:`langmix.model.load.encode` accepts, in ``precision``)
     and score it, after removing language identity from the embeddings when ``debias`` says so."""
     embeddings = embed_benchmark(model, benchmark, mode, batch_size, cache, show_progress, precision)
     return score_embeddings(benchmark, embeddings, mode, debias, show_progress), embeddings

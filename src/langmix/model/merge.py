@@ -28,9 +28,9 @@ from torch import Tensor
 from langmix.errors import LangmixError
 from langmix.io import atomic_dir, check_writable
 from langmix.markdown import table
-from langmix.model import load_model
+from langmix.model.load import load_model
+from langmix.model.pooled import quiet_hf_progress
 from langmix.provenance import versions
-from langmix.st_model import quiet_hf_progress
 
 RECORD_FILE = "merge.json"
 # config keys that name where or with what a model was saved, not what it computes

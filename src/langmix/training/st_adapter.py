@@ -24,8 +24,8 @@ import torch
 
 from langmix.data.parallel import Pair, ParallelCorpus
 from langmix.errors import LangmixError, require
-from langmix.inputs import PROMPTS
-from langmix.sampling import make_sampler
+from langmix.model.prompts import PROMPTS
+from langmix.training.sampling import make_sampler
 
 try:  # sentence-transformers >= 6 moved the samplers to base/
     from sentence_transformers.base.sampler import DefaultBatchSampler
