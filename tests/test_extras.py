@@ -12,8 +12,8 @@ import pytest
 
 from langmix.data.parallel import ParallelCorpus, ParallelRecord
 from langmix.errors import LangmixError
-from langmix.evaluation.beir import build_index
 from langmix.training.st_adapter import to_st_dataset
+from langmix.vector_index import build_index
 
 EXTRAS = ("accelerate", "datasets", "faiss")  # langmix[st] and langmix[search]
 DISTRIBUTIONS = ("accelerate", "datasets", "faiss_cpu")  # their distributions' names

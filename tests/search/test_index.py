@@ -11,8 +11,8 @@ import pytest
 import langmix.model.encoding
 from langmix.errors import LangmixError
 from langmix.search import build_search_index, load_index, read_passages
+from langmix.search.encoder import model_fingerprint
 from langmix.search.index import partial_dir, read_meta
-from langmix.search.models import model_fingerprint
 
 
 def test_build_writes_a_complete_index(collection: Path, tiny_index: Path, tiny_model_path: Path) -> None:

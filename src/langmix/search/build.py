@@ -25,13 +25,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from langmix.errors import LangmixError
-from langmix.evaluation.beir import INDEX_KINDS, IndexKind, build_index, import_faiss
 from langmix.evaluation.cache import texts_hash
 from langmix.io import atomic_dir, read_json, run_lock, write_json, write_npy
+from langmix.search.encoder import ModelRef
 from langmix.search.index import FAISS_FILE, FORMAT, META_FILE, VERSION, describe_files, lock_file, partial_dir, sealed
-from langmix.search.models import ModelRef
 from langmix.search.passages import Passage, language_counts
 from langmix.search.store import write_store
+from langmix.vector_index import INDEX_KINDS, IndexKind, build_index, import_faiss
 
 MANIFEST = "manifest.json"
 

@@ -407,7 +407,7 @@ def _is_better(value: float, best: float | None, greater: bool) -> bool:
 # ---------------------------------------------------------------------------------------------- checkpoint, end
 def write_checkpoint(run: Run, state: LoopState) -> None:
     """A complete checkpoint of the run at ``state.step`` (every rank's RNG states; written by rank 0)."""
-    rngs = _gather_objects(ckpt.rng_state())
+    rngs = dist.gather_objects(ckpt.rng_state())
     if run.env.is_main:
         ckpt.save_checkpoint(
             run.out_dir,
@@ -571,14 +571,3 @@ def optimizer_step(
     else:
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-
-
-def _gather_objects(obj: Any) -> list[Any]:
-    """``obj`` of every rank, in rank order (``[obj]`` on one process)."""
-    if not dist.is_distributed():
-        return [obj]
-    import torch.distributed as tdist
-
-    out: list[Any] = [None] * tdist.get_world_size()
-    tdist.all_gather_object(out, obj)
-    return out
