@@ -155,6 +155,15 @@ def all_reduce_mean(value: float) -> float:
     return float(t.item()) / dist.get_world_size()
 
 
+def gather_objects(obj) -> list:
+    """``obj`` of every rank, in rank order (``[obj]`` on one process)."""
+    if not is_distributed():
+        return [obj]
+    out: list = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def broadcast_object(obj):
     """Rank 0's Python object on every rank (e.g. whether to stop early)."""
     if not is_distributed():
@@ -162,12 +171,3 @@ def broadcast_object(obj):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
-
-
-def gather_objects(obj: object) -> list[object]:
-    """``obj`` of every rank, in rank order (``[obj]`` on one process)."""
-    if not is_distributed():
-        return [obj]
-    out = [None] * dist.get_world_size()
-    dist.all_gather_object(out, obj)
-    return out
