@@ -39,8 +39,8 @@ from langmix.reproduce.data import build_test_benchmark, prepare_protocol
 from langmix.reproduce.grid import Cell
 from langmix.reproduce.runner import cell_train_config
 from langmix.reproduce.settings import PROTOCOLS, make_settings
+from langmix.training import loop as training
 from langmix.training.dropout import use_pcg64_dropout
-from langmix.training.loop import loop as training
 from langmix.training.losses import InfoNCELoss
 
 SETTINGS = {  # name: (training precision, cpu_dropout, embed_chunk, test encoding precision)
