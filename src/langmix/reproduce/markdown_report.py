@@ -172,7 +172,7 @@ def settings_lines(results: dict[str, Any]) -> list[str]:
         f"{s.get('test_questions') or 'all'}; test languages: {s.get('test_languages') or 'all'}",
         f"- training sources (mix weights): {s.get('sources')}; max training records: "
         f"{s.get('max_train_records') or 'all'}",
-        f"- training overrides (langmix.training.config): `{train}`",
+        f"- training overrides (langmix.config): `{train}`",
         f"- total wall time of the cells: {sum(r['wall_seconds'] for r in results['cells'].values()):.0f} s",
         *(
             f"- invocation {i + 1}: {inv['cells_run']} cell(s) in {inv['wall_seconds']:.0f} s wall, "
