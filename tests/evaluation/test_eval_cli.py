@@ -250,9 +250,20 @@ def test_evaluate_debias_lir_records_and_changes_the_scores(mock_model, lareqa_t
     assert json.loads((plain / "per_query.json").read_text()) != json.loads((debiased / "per_query.json").read_text())
 
 
+def test_evaluate_debias_center_keeps_mono_and_cross_and_records_the_method(mock_model, lareqa_tiny, tmp_path, cli):
+    plain = json.loads((_evaluate(cli, lareqa_tiny, tmp_path / "plain") / "per_query.json").read_text())
+    centred = _evaluate(cli, lareqa_tiny, tmp_path / "center", "--debias", "center:0.5")
+    assert json.loads((centred / "results.json").read_text())["debias"] == "center:0.5"
+    moved = json.loads((centred / "per_query.json").read_text())
+    assert {k: v for k, v in moved.items() if "/mono/" in k or "/cross/" in k} == \
+        {k: v for k, v in plain.items() if "/mono/" in k or "/cross/" in k}
+    assert moved != plain
+
+
 @pytest.mark.parametrize("args, words", [
     (("--debias", "pca"), "unknown debias method"),
     (("--debias", "lir:-2"), "K < 0"),
+    (("--debias", "center:-1"), "S < 0"),
     (("--precision", "fp8"), "unknown precision"),
     (("--precision", "bf16"), "no native bf16"),
 ])

@@ -92,6 +92,23 @@ def test_a_wise_ft_row_is_the_trained_or_the_starting_model_at_the_ends(tiny_dat
     assert "| x-y + wise-ft |" in (out / "report.md").read_text(encoding="utf-8")
 
 
+def test_a_center_row_rescores_the_cell_with_mono_and_cross_unchanged(tiny_data, tiny_model_path, tmp_path):
+    """``debias: [center]`` re-scores a debias row's embeddings into eval-center-1/, a row of its own."""
+    out, config = tmp_path / "run", tmp_path / "center.yaml"
+    config.write_text("debias: [center]\ndebias_rows: [zero-shot]\n", encoding="utf-8")
+    done = CliRunner().invoke(app, ["reproduce", "--quick", "--model", str(tiny_model_path), "--out", str(out),
+                                    "--config", str(config), "--strategies", "zero-shot", "--alphas", "none",
+                                    "--test-questions", "6"])
+    assert done.exit_code == 0, done.output
+    cell = read_json(out / "results.json")["cells"]["xquad-to-mlqa/zero-shot/seed0"]
+    centred = cell["debiased"]["center:1"]["metrics"]
+    for key in ("mlqa-r/mono/map", "mlqa-r/cross/map"):
+        assert centred[key] == cell["metrics"][key]
+    assert centred["mlqa-r/multi/map"] != cell["metrics"]["mlqa-r/multi/map"]
+    assert (out / "cells/xquad-to-mlqa/zero-shot/seed0/eval-center-1/per_query.json.gz").is_file()
+    assert "| mlqa-r (xquad-to-mlqa) | zero-shot + center:1 | 1 |" in (out / "report.md").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("yaml_text, words", [
     ("wise_ft_rows: [zero-shot]\n", "wise_ft_rows names zero-shot, which trains no model to interpolate"),
     ("wise_ft_rows: [x-y]\nwise_ft_lambdas: []\n", "wise_ft_lambdas is empty"),

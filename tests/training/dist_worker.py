@@ -2,8 +2,10 @@
 
 ``python dist_worker.py MODEL_DIR OUT.pt`` with ``WORLD_SIZE`` processes: each rank takes its slice of the same
 global batch (:func:`global_pairs`), candidates are gathered across ranks and gradients averaged; rank 0 saves
-``{"plain": (loss, grads), "cached": (loss, grads)}``. Run without torchrun it computes the single-process
-reference. The model is in eval mode, so dropout does not make ranks differ.
+``{"plain": (loss, grads), "cached": (loss, grads), ...}``, also with the same-language distillation term
+("distilled", "distilled-cached"; the teacher is the model reading shorter texts, so it differs from the
+student). Run without torchrun it computes the single-process reference. The model is in eval mode, so
+dropout does not make ranks differ.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from langmix.data.parallel import Pair
 from langmix.model.load import load_model
 from langmix.training.batches import make_text_batch, rank_slice
 from langmix.training.loop import embed
-from langmix.training.losses import CachedInfoNCE, InfoNCELoss, info_nce
+from langmix.training.losses import CachedInfoNCE, InfoNCELoss, SameLanguageDistillation, info_nce
 
 SLICE = Path(__file__).parents[1] / "fixtures" / "training" / "xquad-r-slice.jsonl"
 GLOBAL_BATCH = 8
@@ -31,8 +33,11 @@ def global_pairs() -> list[Pair]:
     return [Pair(i, LANGS[i % 3], LANGS[(2 * i) % 3]) for i in range(GLOBAL_BATCH)]
 
 
-def step(model, corpus, env: dist.DistEnv, chunk: int) -> tuple[float, dict[str, torch.Tensor]]:
-    loss_fn = CachedInfoNCE(0.05, symmetric=True, chunk_size=chunk) if chunk else InfoNCELoss(0.05, symmetric=True)
+def step(model, corpus, env: dist.DistEnv, chunk: int, distilled: bool = False) -> tuple[float, dict]:
+    teacher = SameLanguageDistillation(lambda texts, kind: embed(model, texts, kind, 12, "cpu"), 1.0, 0.05)
+    distill = teacher if distilled else None
+    loss_fn = (CachedInfoNCE(0.05, symmetric=True, chunk_size=chunk, distill=distill) if chunk
+               else InfoNCELoss(0.05, symmetric=True, distill=distill))
     batch = make_text_batch(corpus, rank_slice(global_pairs(), env), hard_negatives=1)
 
     def embed_fn(texts, kind):
@@ -65,6 +70,8 @@ def main(model_dir: str, out: str) -> None:
     results = {
         "plain": step(model, corpus, env, 0),
         "cached": step(model, corpus, env, 3),
+        "distilled": step(model, corpus, env, 0, distilled=True),
+        "distilled-cached": step(model, corpus, env, 3, distilled=True),
         "local": local_loss(model, corpus, env),
     }
     if env.is_main:

@@ -10,7 +10,15 @@ import torch
 import torch.nn.functional as F
 
 from langmix.training.batches import TextBatch
-from langmix.training.losses import CachedInfoNCE, InfoNCELoss, info_nce, scatter_negatives
+from langmix.training.losses import (
+    CachedInfoNCE,
+    InfoNCELoss,
+    SameLanguageDistillation,
+    info_nce,
+    same_language_kl,
+    same_language_mask,
+    scatter_negatives,
+)
 
 
 def _unit(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -152,3 +160,106 @@ def test_cached_loss_equals_plain_loss_on_cuda_with_dropout():
     assert _same_gradients(plain_model, cached_model, atol=1e-5)
     _, cpu_rng_only = _cached("cuda", 1.0, 3, "cpu")
     assert not _same_gradients(plain_model, cpu_rng_only, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- distillation
+def _fixed(vectors: dict[str, list[float]]):
+    """``embed(texts, kind)`` that looks each text's (normalised) embedding up in ``vectors``."""
+    return lambda texts, kind: F.normalize(torch.tensor([vectors[t] for t in texts], dtype=torch.float32), dim=-1)
+
+
+# q0 (en): candidates p0 (en), p1 (de), n0 (en, pair 0's negative), an empty slot (pair 1's)
+SMALL = TextBatch(["q0", "q1"], ["p0", "p1"], ["n0"], torch.tensor([0]), 2, ["en", "de"], ["en", "de"])
+STUDENT = {"q0": [1, 0], "q1": [0, 1], "p0": [1, 0], "p1": [1, 1], "n0": [0, 1]}
+TEACHER = {"q0": [1, 0], "q1": [0, 1], "p0": [1, 1], "p1": [1, 0], "n0": [1, -1]}  # q0: p0 and n0 tie
+
+
+def _distilled(student: dict, teacher: dict, weight: float = 0.5, temperature: float = 1.0):
+    """(total loss, its terms) of InfoNCE + distillation on SMALL, student and teacher as fixed embeddings."""
+    loss_fn = InfoNCELoss(1.0, distill=SameLanguageDistillation(_fixed(teacher), weight, temperature))
+    total = loss_fn(_fixed(student), SMALL)
+    return total, loss_fn.terms
+
+
+def test_same_language_mask_keeps_real_candidates_in_the_query_language():
+    """Columns: p0 (en), p1 (de), pair 0's negative slot (en), pair 1's empty slot."""
+    assert same_language_mask(SMALL).tolist() == [[True, False, True, False], [False, True, False, False]]
+    with pytest.raises(ValueError, match="languages"):
+        same_language_mask(TextBatch(["q0"], ["p0"], [], torch.zeros(0, dtype=torch.long), 0))
+
+
+def test_distillation_term_by_hand():
+    """q0's same-language candidates are p0 and n0: the student's cosines 1 and 0 give q = (e, 1) / (1 + e),
+    the teacher's tie gives p = (1/2, 1/2), so KL = -log 2 - 1/2 + log(1 + e). q1 has one German candidate
+    (p1): it adds 0, but counts in the mean over B = 2 queries."""
+    total, terms = _distilled(STUDENT, TEACHER)
+    expected = (-math.log(2) - 0.5 + math.log(1 + math.e)) / 2
+    assert terms["distill"].item() == pytest.approx(expected, rel=1e-6)
+    plain = InfoNCELoss(1.0)(_fixed(STUDENT), SMALL)
+    assert terms["info_nce"].item() == plain.item()
+    assert total.item() == pytest.approx(plain.item() + 0.5 * expected, rel=1e-6)
+
+
+def test_distillation_is_zero_when_the_student_is_the_teacher():
+    total, terms = _distilled(STUDENT, STUDENT)
+    assert terms["distill"].item() == 0.0 and total.item() == terms["info_nce"].item()
+
+
+def test_candidates_of_other_languages_and_lone_queries_do_not_count():
+    """Moving p1 (German: not a candidate of q0, and q1's only one) changes InfoNCE, never the distillation
+    term; a temperature of its own changes it."""
+    _, base = _distilled(STUDENT, TEACHER)
+    _, moved = _distilled({**STUDENT, "p1": [-1, 3]}, {**TEACHER, "p1": [2, -5]})
+    assert moved["distill"].item() == base["distill"].item()
+    assert moved["info_nce"].item() != base["info_nce"].item()
+    _, hotter = _distilled(STUDENT, TEACHER, temperature=0.5)
+    assert hotter["distill"].item() != pytest.approx(base["distill"].item())
+
+
+def test_same_language_kl_is_finite_with_empty_and_single_rows():
+    student = torch.randn(3, 4, requires_grad=True)
+    mask = torch.tensor([[False] * 4, [True, False, False, False], [True, True, False, True]])
+    value = same_language_kl(student, torch.randn(3, 4), mask)
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(student.grad).all()
+    assert student.grad[:2].abs().sum() == 0 and student.grad[2, 2] == 0 and student.grad[2].abs().sum() > 0
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["plain", "gradcache"])
+def test_gradients_flow_to_the_student_only(cached: bool):
+    """The teacher's parameters get no gradient; the student's change with the weight (the term acts); the
+    teacher's forward draws no random number (the student's dropout masks stay those of plain InfoNCE)."""
+    batch = TextBatch(QUERIES, POSITIVES, NEGATIVES, INDEX, SLOTS, ["en", "de"] * 3 + ["en"], ["en"] * 7)
+    teacher = _ToyEncoder().eval()
+    grads = {}
+    for weight in (0.0, 2.0):
+        student = _ToyEncoder()
+        teacher.proj.weight.data.mul_(1.5)  # a teacher that differs from the student
+        distill = SameLanguageDistillation(teacher, weight, 0.05)
+        loss_fn = CachedInfoNCE(0.05, chunk_size=3, distill=distill) if cached else InfoNCELoss(0.05, distill=distill)
+        torch.manual_seed(7)
+        loss_fn(student, batch).backward()
+        assert all(p.grad is None for p in teacher.parameters())
+        reference = _ToyEncoder()
+        torch.manual_seed(7)
+        assert loss_fn.terms["info_nce"].item() == pytest.approx(InfoNCELoss(0.05)(reference, batch).item())
+        grads[weight] = [p.grad.clone() for p in student.parameters()]
+    assert loss_fn.terms["distill"].item() > 0
+    assert any(not torch.allclose(a, b) for a, b in zip(grads[0.0], grads[2.0], strict=True))
+
+
+def test_cached_distillation_equals_plain_in_value_and_gradients():
+    batch = TextBatch(QUERIES, POSITIVES, NEGATIVES, INDEX, SLOTS, ["en", "de"] * 3 + ["en"], ["en", "de"] * 3 + ["de"])
+    teacher = _ToyEncoder().eval()
+    teacher.proj.weight.data.mul_(-1)
+    values, models = [], []
+    for loss_fn in (InfoNCELoss(0.05, True, SameLanguageDistillation(teacher, 1.0, 0.1)),
+                    CachedInfoNCE(0.05, True, 2, distill=SameLanguageDistillation(teacher, 1.0, 0.1))):
+        student = _ToyEncoder()
+        torch.manual_seed(123)
+        loss = loss_fn(student, batch)
+        loss.backward()
+        values.append((loss.item(), loss_fn.terms["distill"].item()))
+        models.append(student)
+    assert values[0] == pytest.approx(values[1], abs=1e-6) and values[0][1] > 0
+    assert _same_gradients(*models)

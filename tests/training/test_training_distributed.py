@@ -32,7 +32,7 @@ def results(tiny_model_path, tmp_path_factory) -> tuple[dict, dict]:
     return _run(tiny_model_path, folder / "one.pt", 1), _run(tiny_model_path, folder / "two.pt", 2)
 
 
-@pytest.mark.parametrize("path", ["plain", "cached"])
+@pytest.mark.parametrize("path", ["plain", "cached", "distilled", "distilled-cached"])
 def test_two_ranks_equal_one_process_on_the_global_batch(results, path):
     one, two = results
     assert (one["world_size"], two["world_size"]) == (1, 2)
@@ -41,6 +41,13 @@ def test_two_ranks_equal_one_process_on_the_global_batch(results, path):
     assert grads1.keys() == grads2.keys() and grads1
     for name in grads1:
         assert torch.allclose(grads1[name], grads2[name], atol=1e-5), name
+
+
+def test_the_distillation_term_counts(results):
+    """Power check for the distilled paths: the term changes the loss (some pairs' passages are in another
+    query's language), so gathering the candidates' languages wrongly could show."""
+    one, _ = results
+    assert abs(one["distilled"][0] - one["plain"][0]) > 1e-3
 
 
 def test_without_gathering_the_losses_would_differ(results):

@@ -34,7 +34,8 @@ def evaluate(
         None,
         help="Training-free language debiasing before scoring (LAReQA only): lir[:K] removes, per language, "
         "the mean and the top-K principal directions of its candidate embeddings (LIR, Yang et al. 2021; "
-        "K defaults to 1).",
+        "K defaults to 1); center[:S] subtracts S times each language's mean candidate from its candidates "
+        "only (S defaults to 1), which leaves mono and cross mAP as they were (up to float32 rounding of near-ties).",
     ),
 ) -> None:
     """Evaluate a model on LAReQA (mono/cross/multi mAP, rank distance) or a BEIR/MIRACL collection."""

@@ -41,7 +41,7 @@ from langmix.data.lareqa import (
 from langmix.errors import LangmixError
 from langmix.evaluation import metrics
 from langmix.evaluation.cache import EmbeddingCache, encode_cached, texts_hash
-from langmix.evaluation.debias import Debias, lir
+from langmix.evaluation.debias import Debias, debias_embeddings
 from langmix.evaluation.results import LareqaResult, result_record
 from langmix.io import write_json
 
@@ -409,7 +409,7 @@ def score_embeddings(
     queries, candidates = embeddings.queries, embeddings.candidates
     if debias is not None:
         layout = build_layout(benchmark)
-        queries, candidates = lir(queries, layout.query_lang, candidates, layout.cand_lang, debias.k)
+        queries, candidates = debias_embeddings(debias, queries, layout.query_lang, candidates, layout.cand_lang)
     result = score_lareqa(benchmark, queries, candidates, mode, show_progress=show_progress)
     result.info["data_hash"] = embeddings.data_hash
     result.info["debias"] = debias.name if debias is not None else None

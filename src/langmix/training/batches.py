@@ -4,13 +4,15 @@ A global batch is a list of :class:`~langmix.data.parallel.Pair` (record, query 
 under ``torchrun`` each rank takes its contiguous slice (:func:`rank_slice`) and looks up the texts
 (:func:`make_text_batch`): the query in the query language, the passage and up to ``N`` hard negatives in
 the passage language. A record with fewer than ``N`` negatives leaves slots empty: ``negative_index`` says
-which of the ``B * N`` slots the real negatives fill, and the loss masks the others out.
+which of the ``B * N`` slots the real negatives fill, and the loss masks the others out. The batch also
+carries each pair's query and passage language (a hard negative is in its pair's passage language), which
+the same-language distillation term of :mod:`langmix.training.losses` reads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -28,6 +30,8 @@ class TextBatch:
     negatives: list[str]
     negative_index: Tensor  # (K,) slot of each real negative in the (B * N) negative block
     negative_slots: int  # B * N
+    query_langs: list[str] = field(default_factory=list)  # (B,) language of each query
+    passage_langs: list[str] = field(default_factory=list)  # (B,) language of each positive and its negatives
 
 
 def make_text_batch(corpus: ParallelCorpus, pairs: Sequence[Pair], hard_negatives: int) -> TextBatch:
@@ -41,7 +45,8 @@ def make_text_batch(corpus: ParallelCorpus, pairs: Sequence[Pair], hard_negative
             negatives.append(text)
             index.append(i * hard_negatives + j)
     return TextBatch(
-        queries, positives, negatives, torch.tensor(index, dtype=torch.long), len(pairs) * hard_negatives
+        queries, positives, negatives, torch.tensor(index, dtype=torch.long), len(pairs) * hard_negatives,
+        [pair.query_lang for pair in pairs], [pair.passage_lang for pair in pairs],
     )
 
 

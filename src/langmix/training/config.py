@@ -88,6 +88,12 @@ class TrainConfig:
     max_grad_norm: float = _f(1.0, "gradient clipping norm (0: off)")
     temperature: float = _f(0.05, "InfoNCE temperature (scale = 1/temperature)")
     symmetric: bool = _f(False, "add the passage -> query InfoNCE term")
+    distill_weight: float = _f(0.0, "weight w of the same-language distillation term from the frozen starting "
+                               "model (loss = InfoNCE + w * KL(teacher || student) of each query's softmax over "
+                               "the batch's candidates in its language; training.losses.SameLanguageDistillation); "
+                               "0: off, no teacher")
+    distill_temperature: float | None = _f(None, "temperature of both softmaxes of the distillation term (None: "
+                                           "temperature)")
     embed_chunk: int = _f(16, "texts per length-sorted forward when embedding one side of a batch, each chunk "
                           "padded to its own longest text (0: one forward padded to the batch's longest)")
     cpu_dropout: str = _f("torch", "dropout masks on the CPU: torch (bernoulli) or pcg64 (training.dropout: the same "
@@ -184,6 +190,7 @@ def validate(config: TrainConfig) -> None:
         "max_steps": config.max_steps,
         "lr": config.lr,
         "temperature": config.temperature,
+        "distill_temperature": config.distill_temperature,
         "eval_every": config.eval_every,
         "checkpoint_every": config.checkpoint_every,
         "keep_checkpoints": config.keep_checkpoints,
@@ -199,6 +206,7 @@ def validate(config: TrainConfig) -> None:
     non_negative = {
         "weight_decay": config.weight_decay,
         "max_grad_norm": config.max_grad_norm,
+        "distill_weight": config.distill_weight,
         "grad_cache_chunk": config.grad_cache_chunk,
         "embed_chunk": config.embed_chunk,
         "threads": config.threads,
@@ -222,10 +230,12 @@ def _check_finite(config: TrainConfig) -> None:
         value = getattr(owner, name)
         if isinstance(value, float) and not math.isfinite(value):
             default = getattr(_resolve_key(TrainConfig(), key)[0], name)
-            raise LangmixError(f"{key}={value} is not a finite number", f"set {key} to a number such as {default}")
-    if 1.0 / config.temperature > FLOAT32_MAX:  # the scale multiplies float32 similarities
-        raise LangmixError(f"temperature={config.temperature} is so small that 1/temperature overflows float32",
-                           "use e.g. 0.05")
+            such = f"a number such as {default}" if default is not None else "a finite number, or null (the default)"
+            raise LangmixError(f"{key}={value} is not a finite number", f"set {key} to {such}")
+    for key in ("temperature", "distill_temperature"):
+        value = getattr(config, key)
+        if value is not None and 1.0 / value > FLOAT32_MAX:  # the scale multiplies float32 similarities
+            raise LangmixError(f"{key}={value} is so small that 1/{key} overflows float32", "use e.g. 0.05")
 
 
 def _check_no_op(config: TrainConfig) -> None:

@@ -5,7 +5,8 @@ make-up of the batch is the experimental variable; the shared encoder embeds que
 passages (``passage: ``); :class:`~langmix.training.losses.InfoNCELoss` (or
 :class:`~langmix.training.losses.CachedInfoNCE`,
 GradCache, with the same call) scores every query against all positives (of all ranks) and the hard
-negatives; AdamW steps with the learning rate of :func:`learning_rate`.
+negatives, plus, with ``distill_weight > 0``, the same-language distillation term from a frozen copy of the
+starting model (:func:`frozen_copy`); AdamW steps with the learning rate of :func:`learning_rate`.
 
 :func:`set_up` builds a :class:`Run` (corpora and samplers, model, loss, optimiser, evaluator), the loop
 keeps its counters in a :class:`LoopState`, and :func:`train_step`, :func:`evaluate`, :func:`write_checkpoint`
@@ -20,6 +21,7 @@ gradients averaged, which equals one process training on the global batch.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import math
@@ -44,11 +46,11 @@ from langmix.model.load import load_model
 from langmix.precision import autocast, precision_name, resolve_precision
 from langmix.provenance import device_info
 from langmix.training import checkpoint as ckpt
-from langmix.training.batches import make_text_batch, rank_slice
+from langmix.training.batches import TextBatch, make_text_batch, rank_slice
 from langmix.training.config import TrainConfig, split_weight, to_dict, validate
 from langmix.training.dropout import use_pcg64_dropout
 from langmix.training.embedding_grad import use_row_gradients, word_embeddings
-from langmix.training.losses import CachedInfoNCE, Embed, InfoNCELoss
+from langmix.training.losses import CachedInfoNCE, Embed, InfoNCELoss, SameLanguageDistillation
 from langmix.training.report import plot_loss_curve, save_best_model
 from langmix.training.run_folder import LOG_FILE, check_data, log_row, open_run, truncate_log
 from langmix.training.sampling import LanguageBatchSampler, batch_makeup, make_sampler
@@ -150,11 +152,11 @@ def train(
             state.batch_in_epoch = consumed
             t0 = time.perf_counter()
             lr = learning_rate(state.step, config.lr, data.warmup_steps, data.total_steps)
-            loss = train_step(run, pairs, lr, state.step)
+            losses = train_step(run, pairs, lr, state.step)
             state.step += 1
             bar.update(1)
             if state.step % config.log_every == 0:
-                log_row(run.out_dir, step_row(state, loss, lr, pairs, t0), run.env)
+                log_row(run.out_dir, step_row(state, losses, lr, pairs, t0), run.env)
             done = state.step >= data.total_steps
             evaluating = state.step % config.eval_every == 0 or done
             if evaluating or state.step % config.checkpoint_every == 0:
@@ -194,13 +196,11 @@ def set_up(
     if evaluator is None and config.data.dev_benchmark:
         evaluator = dev_evaluator(config.data.dev_benchmark, [r.id for r in data.dev.records],
                                   config.data.dev_candidates, config.data.languages, config.precision)
+    model = load_model(config.model.name, device=env.device) if model is None else model.to(env.device)
+    teacher = frozen_copy(model) if config.distill_weight > 0 else None  # before prepare_model changes the model
     model = prepare_model(config, env.device, model)
     check_lengths(model, config)
-    loss_fn = (
-        CachedInfoNCE(config.temperature, config.symmetric, config.grad_cache_chunk, env.device)
-        if config.grad_cache_chunk > 0
-        else InfoNCELoss(config.temperature, config.symmetric)
-    )
+    loss_fn = make_loss(config, env.device, dtype, teacher)
     optimizer = make_optimizer(model, config)
     params = [p for p in model.parameters() if p.requires_grad]
     metric, greater = selection(config, evaluator)
@@ -233,10 +233,9 @@ def load_data(config: TrainConfig, out_dir: Path, resuming: bool, env: dist.Dist
                         int(config.warmup_ratio * total_steps))
 
 
-def prepare_model(config: TrainConfig, device: str, model=None):
-    """The encoder to train on ``device`` in train mode: ``model``, or ``config.model.name`` loaded; word
-    embeddings frozen or given row gradients, PCG64 dropout (CPU) and the forward compiled as the config says."""
-    model = load_model(config.model.name, device=device) if model is None else model.to(device)
+def prepare_model(config: TrainConfig, device: str, model):
+    """``model`` (on ``device``) made the encoder to train, in train mode: word embeddings frozen or given row
+    gradients, PCG64 dropout (CPU) and the forward compiled as the config says."""
     if config.model.freeze_embeddings:
         freeze_word_embeddings(model)
     elif config.row_embedding_grad and not config.model.compile:  # dynamo and sparse gradients: not tried
@@ -247,6 +246,31 @@ def prepare_model(config: TrainConfig, device: str, model=None):
         compile_encoder(model)
     model.train()
     return model
+
+
+def frozen_copy(model):
+    """The distillation teacher: a copy of the starting model in eval mode (no dropout), nothing trained.
+
+    :func:`set_up` makes it from the model as loaded (or as passed to :func:`train`), before a resume loads
+    a checkpoint into the model: a resumed run gets the starting model again, so the teacher is never
+    checkpointed. It costs a second copy of the weights in memory and one forward without autograd per step.
+    """
+    teacher = copy.deepcopy(model).eval()
+    teacher.requires_grad_(False)
+    return teacher
+
+
+def make_loss(config: TrainConfig, device: str, dtype: torch.dtype | None, teacher=None) -> InfoNCELoss:
+    """InfoNCE (GradCache when ``grad_cache_chunk > 0``), plus the same-language distillation term from
+    ``teacher`` (embedding under the run's precision) when there is one."""
+    distill = None
+    if teacher is not None:
+        temperature = config.temperature if config.distill_temperature is None else config.distill_temperature
+        distill = SameLanguageDistillation(make_embed(teacher, config, device, dtype), config.distill_weight,
+                                           temperature)
+    if config.grad_cache_chunk > 0:
+        return CachedInfoNCE(config.temperature, config.symmetric, config.grad_cache_chunk, device, distill)
+    return InfoNCELoss(config.temperature, config.symmetric, distill)
 
 
 def make_embed(model, config: TrainConfig, device: str, dtype: torch.dtype | None) -> Embed:
@@ -294,8 +318,9 @@ def resume_from(run: Run, path: Path) -> LoopState:
 
 
 # ---------------------------------------------------------------------------------------------- step, evaluation
-def train_step(run: Run, pairs: list[Pair], lr: float, step: int) -> float:
-    """One optimiser step on the global batch ``pairs`` at learning rate ``lr``; the loss averaged over ranks.
+def train_step(run: Run, pairs: list[Pair], lr: float, step: int) -> dict[str, float]:
+    """One optimiser step on the global batch ``pairs`` at learning rate ``lr``; the loss averaged over ranks
+    (``loss``), with distillation also its two terms (``info_nce``, ``distill``).
 
     Plain and GradCache loss take the same path: ``loss_fn(embed, batch)``, then one backward.
     """
@@ -312,7 +337,7 @@ def train_step(run: Run, pairs: list[Pair], lr: float, step: int) -> float:
         raise diverged(run, f"loss became {loss_value} at step {step + 1}", step)
     dist.average_gradients(run.params)
     optimizer_step(run.optimizer, run.scaler, run.params, run.config.max_grad_norm)
-    return loss_value
+    return {"loss": loss_value, **{key: dist.all_reduce_mean(term.item()) for key, term in run.loss_fn.terms.items()}}
 
 
 def check_weights(run: Run, step: int) -> None:
@@ -342,13 +367,14 @@ def diverged(run: Run, problem: str, first_bad: int) -> LangmixError:
     return LangmixError(f"{problem}; last good checkpoint: {last or 'none'}{aside}", fix)
 
 
-def step_row(state: LoopState, loss: float, lr: float, pairs: list[Pair], t0: float) -> dict[str, Any]:
-    """The log line of a training step: loss, learning rate, the batch's language make-up, seconds."""
+def step_row(state: LoopState, losses: dict[str, float], lr: float, pairs: list[Pair], t0: float) -> dict[str, Any]:
+    """The log line of a training step: loss (and its terms), learning rate, the batch's language make-up,
+    seconds."""
     return {
         "event": "train",
         "step": state.step,
         "epoch": state.epoch,
-        "loss": loss,
+        **losses,
         "lr": lr,
         **batch_makeup(pairs),
         "seconds": round(time.perf_counter() - t0, 4),
@@ -370,7 +396,7 @@ def evaluate(run: Run, state: LoopState) -> bool:
 
 def dev_metrics(run: Run, state: LoopState) -> dict[str, float]:
     """Dev loss (+ evaluator) of the model as it is now, into the history and the log."""
-    metrics = {"dev_loss": dev_loss(run)}
+    metrics = dev_loss(run)
     if run.evaluator is not None:
         run.model.eval()
         extra = run.evaluator(run.model) if run.env.is_main else None
@@ -387,17 +413,25 @@ def dev_metrics(run: Run, state: LoopState) -> dict[str, float]:
 
 
 @torch.no_grad()
-def dev_loss(run: Run) -> float:
-    """Mean InfoNCE over the fixed dev batches (eval mode, so no dropout; plain, never GradCache); restores
-    train mode."""
+def dev_loss(run: Run) -> dict[str, float]:
+    """``dev_loss``: the mean InfoNCE over the fixed dev batches (eval mode, so no dropout; plain, never
+    GradCache); with distillation also ``dev_distill``, its term's mean, kept apart so that ``dev_loss`` means
+    the same in every run. Restores train mode."""
     run.model.eval()
     hard_negatives = run.config.data.hard_negatives
-    losses = [
-        run.loss_fn(run.embed, make_text_batch(run.data.dev, rank_slice(pairs, run.env), hard_negatives)).item()
-        for pairs in run.data.dev_batches
-    ]
+    rows = [dev_row(run, make_text_batch(run.data.dev, rank_slice(pairs, run.env), hard_negatives))
+            for pairs in run.data.dev_batches]
     run.model.train()
-    return dist.all_reduce_mean(sum(losses) / len(losses))
+    return {key: dist.all_reduce_mean(sum(row[key] for row in rows) / len(rows)) for key in rows[0]}
+
+
+def dev_row(run: Run, batch: TextBatch) -> dict[str, float]:
+    """The dev losses of one batch (see :func:`dev_loss`)."""
+    loss = run.loss_fn(run.embed, batch)
+    terms = run.loss_fn.terms
+    if not terms:
+        return {"dev_loss": loss.item()}
+    return {"dev_loss": terms["info_nce"].item(), "dev_distill": terms["distill"].item()}
 
 
 def _is_better(value: float, best: float | None, greater: bool) -> bool:

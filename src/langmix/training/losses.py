@@ -24,18 +24,25 @@ Relations: equals sentence-transformers' ``MultipleNegativesRankingLoss`` (scale
 ``CachedInfoNCE`` (same call) equals it in value and gradients while holding only one chunk's activations
 (GradCache, Gao et al. 2021, arXiv 2101.06983; sentence-transformers' ``CachedMultipleNegativesRankingLoss``).
 References: van den Oord et al. 2018 (InfoNCE), Karpukhin et al. 2020 (in-batch negatives).
+
+Optional same-language distillation (:class:`SameLanguageDistillation`, ``distill_weight > 0``): the loss
+becomes :math:`\mathcal{L} + w \, \mathcal{L}_{KD}`, where a frozen copy of the starting model (the teacher)
+scores the same batch and each query's ranking of the candidates in its own language is pulled towards the
+teacher's, so that training on cross-language pairs does not unlearn the starting model's monolingual
+ranking (issue 27, "keep mono where it starts"). The maths is in :class:`SameLanguageDistillation`.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from langmix.distributed import all_gather_with_grad, get_rank
+from langmix.distributed import all_gather_with_grad, gather_objects, get_rank
 from langmix.training.batches import TextBatch
 
 Embed = Callable[[Sequence[str], str], Tensor]  # embed(texts, kind) -> (n, d) L2-normalised embeddings
@@ -68,18 +75,28 @@ class InfoNCELoss(nn.Module):
     -> (n, d)`` (L2-normalised rows, autograd on) and returns the scalar loss of this rank's queries against
     the global candidate set; :meth:`from_embeddings` is the same loss on given embeddings. Every rank must
     hold the same B and N.
+
+    With ``distill`` the loss adds ``distill.weight`` times its term (:class:`SameLanguageDistillation`) and
+    keeps the two parts of its latest call, detached, in ``terms`` (``info_nce``, ``distill``) for the log;
+    without it ``terms`` stays empty and the loss is the plain InfoNCE, computed exactly as before.
     """
 
-    def __init__(self, temperature: float = 0.05, symmetric: bool = False) -> None:
+    def __init__(
+        self, temperature: float = 0.05, symmetric: bool = False, distill: SameLanguageDistillation | None = None
+    ) -> None:
         super().__init__()
         self.temperature = temperature
         self.symmetric = symmetric
+        self.distill = distill
+        self.terms: dict[str, Tensor] = {}
 
     def forward(self, embed: Embed, batch: TextBatch) -> Tensor:
+        target = self.distill.target(batch) if self.distill is not None else None
         q = embed(batch.queries, "query")  # (B, d)
         p = embed(batch.positives, "passage")  # (B, d)
         n = embed(batch.negatives, "passage") if batch.negatives else None  # (K, d)
-        return self.from_embeddings(q, p, *scatter_negatives(n, batch.negative_index, batch.negative_slots, p))
+        return self.from_embeddings(q, p, *scatter_negatives(n, batch.negative_index, batch.negative_slots, p),
+                                    target=target)
 
     def from_embeddings(
         self,
@@ -87,9 +104,11 @@ class InfoNCELoss(nn.Module):
         positives: Tensor,
         negatives: Tensor | None = None,
         negative_mask: Tensor | None = None,
+        target: DistillTarget | None = None,
     ) -> Tensor:
         """The loss of ``queries`` (B, d) against ``positives`` (B, d) and ``negatives`` (B*N, d), whose
-        ``negative_mask`` (B*N,) marks the real ones."""
+        ``negative_mask`` (B*N,) marks the real ones; with ``target`` (the teacher's side of the same batch,
+        :meth:`SameLanguageDistillation.target`) plus the weighted distillation term."""
         b = queries.shape[0]
         local = positives if negatives is None else torch.cat([positives, negatives])  # (B + B*N, d)
         mask = None
@@ -101,11 +120,15 @@ class InfoNCELoss(nn.Module):
             ).bool()  # (W*(B+B*N),)
         candidates = all_gather_with_grad(local)  # (W * (B + B*N), d)
         loss = info_nce(queries, candidates, self.temperature, get_rank() * local.shape[0], mask)
-        if not self.symmetric:
+        if self.symmetric:
+            all_queries = all_gather_with_grad(queries)  # (W * B, d)
+            backward = info_nce(positives, all_queries, self.temperature, get_rank() * b)
+            loss = (loss + backward) / 2
+        if target is None:
             return loss
-        all_queries = all_gather_with_grad(queries)  # (W * B, d)
-        backward = info_nce(positives, all_queries, self.temperature, get_rank() * b)
-        return (loss + backward) / 2
+        kl = self.distill.term(queries, candidates, target)
+        self.terms = {"info_nce": loss.detach(), "distill": kl.detach()}
+        return loss + self.distill.weight * kl
 
 
 class CachedInfoNCE(InfoNCELoss):
@@ -132,8 +155,9 @@ class CachedInfoNCE(InfoNCELoss):
         symmetric: bool = False,
         chunk_size: int = 32,
         device: str | torch.device = "cpu",
+        distill: SameLanguageDistillation | None = None,
     ) -> None:
-        super().__init__(temperature, symmetric)
+        super().__init__(temperature, symmetric, distill)
         if chunk_size < 1:
             raise ValueError("chunk_size must be >= 1")
         self.chunk_size = chunk_size
@@ -142,13 +166,14 @@ class CachedInfoNCE(InfoNCELoss):
     def forward(self, embed: Embed, batch: TextBatch) -> Tensor:
         if not torch.is_grad_enabled():
             return super().forward(embed, batch)
+        target = self.distill.target(batch) if self.distill is not None else None
         sides = [(batch.queries, "query"), (batch.positives, "passage")]
         if batch.negatives:
             sides.append((batch.negatives, "passage"))
         cached = [self._embed_no_grad(embed, texts, kind) for texts, kind in sides]  # [(emb (n, d), states)]
         q, p, *n = (emb for emb, _ in cached)
         loss = self.from_embeddings(q, p, *scatter_negatives(n[0] if n else None, batch.negative_index,
-                                                              batch.negative_slots, p))
+                                                              batch.negative_slots, p), target=target)
         out = loss.detach().requires_grad_()
         out.register_hook(functools.partial(self._backward, embed, sides, cached, loss))
         return out
@@ -175,6 +200,107 @@ class CachedInfoNCE(InfoNCELoss):
             with states[k]:
                 emb = embed(texts[start : start + self.chunk_size], kind)  # (chunk, d)
             emb.backward(grad[start : start + emb.shape[0]].to(emb.dtype))
+
+
+@dataclass
+class DistillTarget:
+    """The teacher's side of one batch: its logits (B, M) of this rank's queries against the global candidates,
+    and the mask (B, M) of the candidates each query's softmax runs over (real and in the query's language)."""
+
+    logits: Tensor
+    mask: Tensor
+
+
+class SameLanguageDistillation:
+    r"""KL(teacher || student) of each query's softmax over the batch's candidates in its own language.
+
+    For query :math:`q_i` in language :math:`\ell(q_i)` and the global candidates :math:`c_1..c_M` of
+    :class:`InfoNCELoss` (every rank's positives, then the hard negatives; a candidate's language is its pair's
+    passage language), let :math:`S_i = \{j : c_j \text{ real}, \ell(c_j) = \ell(q_i)\}`: the in-batch and
+    hard-negative candidates in the query's language, its own positive among them when that is in its
+    language too. With the student's cosines :math:`s_{ij}` (the embeddings InfoNCE scores), the frozen
+    teacher's :math:`t_{ij}` and temperature :math:`T`:
+
+    .. math::
+
+        p_{ij} = \frac{\exp(t_{ij} / T)}{\sum_{k \in S_i} \exp(t_{ik} / T)}, \qquad
+        q_{ij} = \frac{\exp(s_{ij} / T)}{\sum_{k \in S_i} \exp(s_{ik} / T)}, \qquad j \in S_i
+
+        \mathcal{L}_{KD} = \frac{1}{B} \sum_{i=1}^{B} [\,|S_i| \ge 2\,]
+            \sum_{j \in S_i} p_{ij} \log \frac{p_{ij}}{q_{ij}}
+
+    A query with fewer than 2 candidates in its language adds 0 (a softmax over one candidate is constant)
+    but still counts in :math:`B`, so the term is a per-query mean that every rank computes on its own B
+    queries, like InfoNCE. The training loss is :math:`\mathcal{L}_{InfoNCE} + w \, \mathcal{L}_{KD}`; the
+    teacher's scores carry no gradient (no autograd, eval mode: no dropout, and no random draw either).
+    Only the query -> passage direction is distilled (with ``symmetric`` the passage -> query term is InfoNCE's
+    alone). There is no :math:`T^2` factor (Hinton et al. 2015 correct soft targets at :math:`T > 1` with it): at
+    the InfoNCE temperature both terms are cross-entropies over logits of one scale, so :math:`w` weighs
+    them as they stand.
+
+    Which queries it touches depends on the batch: in an x-x-mono batch every candidate is in the query's
+    language (the teacher's whole in-batch ranking is distilled); in an x-y batch only the other pairs'
+    passages that happen to be in the query's language (and none when no passage is).
+
+    Relations: sentence-transformers' ``DistillKLDivLoss`` (the same KL per query, over one positive and its
+    hard negatives, with scores precomputed by a stronger teacher); in-batch KL distillation as in
+    TCT-ColBERT (Lin et al. 2021, arXiv 2010.11386); the teacher being the model's own start is Learning
+    without Forgetting (Li and Hoiem 2016, arXiv 1606.09282) for retrieval.
+    """
+
+    def __init__(self, teacher_embed: Embed, weight: float, temperature: float) -> None:
+        self.teacher_embed = teacher_embed  # texts -> (n, d) embeddings of the frozen teacher
+        self.weight = weight
+        self.temperature = temperature
+
+    @torch.no_grad()
+    def target(self, batch: TextBatch) -> DistillTarget:
+        """The teacher's logits and the same-language mask of ``batch``."""
+        q = self.teacher_embed(batch.queries, "query")  # (B, d)
+        p = self.teacher_embed(batch.positives, "passage")  # (B, d)
+        n = self.teacher_embed(batch.negatives, "passage") if batch.negatives else None  # (K, d)
+        negatives, _ = scatter_negatives(n, batch.negative_index, batch.negative_slots, p)
+        candidates = all_gather_with_grad(p if negatives is None else torch.cat([p, negatives]))  # (M, d)
+        logits = (q @ candidates.T).float() / self.temperature  # (B, M)
+        return DistillTarget(logits, same_language_mask(batch, q.device))
+
+    def term(self, queries: Tensor, candidates: Tensor, target: DistillTarget) -> Tensor:
+        r""":math:`\mathcal{L}_{KD}` of the student's ``queries`` (B, d) against ``candidates`` (M, d)."""
+        return same_language_kl((queries @ candidates.T).float() / self.temperature, target.logits, target.mask)
+
+
+def same_language_mask(batch: TextBatch, device: str | torch.device = "cpu") -> Tensor:
+    """(B, M) bool: global candidate ``j`` is real and in the language of this rank's query ``i``.
+
+    The candidates are laid out as :class:`InfoNCELoss` gathers them: per rank its B positives, then its
+    B*N negative slots (slot ``k`` belongs to pair ``k // N``; an empty slot has no language).
+    """
+    b = len(batch.positives)
+    if len(batch.query_langs) != b or len(batch.passage_langs) != b:
+        raise ValueError("the batch carries no query and passage languages (make_text_batch sets them)")
+    per_pair = batch.negative_slots // b if b else 0
+    filled = set(batch.negative_index.tolist())
+    slots = [batch.passage_langs[k // per_pair] if k in filled else None for k in range(batch.negative_slots)]
+    langs = [lang for rank in gather_objects(list(batch.passage_langs) + slots) for lang in rank]  # (M,)
+    codes = {lang: k for k, lang in enumerate(sorted({*batch.query_langs, *(x for x in langs if x is not None)}))}
+    candidate = torch.tensor([codes[x] if x is not None else -1 for x in langs], device=device)  # (M,)
+    query = torch.tensor([codes[x] for x in batch.query_langs], device=device)  # (B,)
+    return query[:, None] == candidate[None, :]
+
+
+def same_language_kl(student: Tensor, teacher: Tensor, mask: Tensor) -> Tensor:
+    r""":math:`\frac{1}{B} \sum_i [|S_i| \ge 2] \, \mathrm{KL}(\mathrm{softmax}(teacher_i) \,\|\,
+    \mathrm{softmax}(student_i))` over the columns ``mask[i]`` marks (:math:`S_i`).
+
+    ``student`` and ``teacher`` (B, M) are logits (scores / temperature), ``mask`` (B, M) bool. Unmarked
+    columns get the lowest finite float32, so their probability is exactly 0 and no value or gradient is NaN
+    (with -inf, a row of one candidate would give 0 * inf).
+    """
+    low = torch.finfo(torch.float32).min
+    log_q = student.float().masked_fill(~mask, low).log_softmax(-1)
+    log_p = teacher.float().masked_fill(~mask, low).log_softmax(-1)
+    kl = (log_p.exp() * (log_p - log_q)).masked_fill(~mask, 0.0).sum(-1)  # (B,)
+    return (kl * (mask.sum(-1) >= 2)).sum() / mask.shape[0]
 
 
 class RandContext:

@@ -44,6 +44,15 @@ def save_best_model(
         (tmp / "README.md").write_text(model_card(config, metrics, step, metric_name), encoding="utf-8")
 
 
+def distill_rows(config: TrainConfig) -> list[list]:
+    """The card's row of the distillation term (docs/distillation.md), none when it is off."""
+    if config.distill_weight == 0:
+        return []
+    temperature = config.temperature if config.distill_temperature is None else config.distill_temperature
+    return [["same-language distillation from the starting model", f"weight {config.distill_weight}, "
+             f"temperature {temperature}"]]
+
+
 def model_card(config: TrainConfig, metrics: dict[str, float], step: int, metric_name: str) -> str:
     data = config.data
     settings = table(["setting", "value"], [
@@ -55,6 +64,7 @@ def model_card(config: TrainConfig, metrics: dict[str, float], step: int, metric
         ["batch size / lr / weight decay", f"{config.batch_size} / {config.lr} / {config.weight_decay}"],
         ["hard negatives per query", data.hard_negatives],
         ["dev split", f"{data.dev_fraction} of record ids"],
+        *distill_rows(config),
     ])
     dev = table(["metric", "value"], [[k, f"{v:.4f}"] for k, v in sorted(metrics.items())])
     return f"""---
