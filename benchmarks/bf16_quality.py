@@ -1,7 +1,7 @@
 """bf16 on the CPU, quality side: cosine of bf16 to fp32 embeddings of LAReQA texts (issue 12's 0.999 check).
 
 A seeded sample of ``--texts`` XQuAD-R and MLQA-R texts (questions as queries, answer sentences with their
-paragraph as passages, every language) is encoded by :func:`langmix.encoding.encode_fast` in fp32 and under
+paragraph as passages, every language) is encoded by :func:`langmix.model.encoding.encode_fast` in fp32 and under
 bf16 autocast; the JSON holds the cosine of each text's two embeddings (min, mean, 1st percentile), the
 time of each side and the CPU. The training side of the check (the same 200-step run in fp32 and bf16, dev
 mAP within 0.01) is ``scripts/bf16-train-check.sh``.
@@ -18,8 +18,8 @@ import numpy as np
 
 from _common import add_common_args, environment, load, resolve_device, setup_threads, write_result
 from langmix.data.lareqa import load_lareqa
-from langmix.encoding import encode_fast
 from langmix.evaluation.lareqa import candidate_texts
+from langmix.model.encoding import encode_fast
 
 
 def lareqa_sample(n: int, seed: int) -> dict[str, list[str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ROOT, write_result
-from langmix.run_folder import read_log
+from langmix.training.run_folder import read_log
 
 METRIC = "xquad-r/multi/map"  # the dev mAP of xquad-to-mlqa (its training benchmark is XQuAD-R)
 

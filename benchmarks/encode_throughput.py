@@ -34,7 +34,7 @@ from _common import (
     write_result,
     xquad_candidates,
 )
-from langmix import encoding
+from langmix.model import encoding
 
 
 def int8_copy(model):

@@ -7,8 +7,8 @@ Writes results/bench-eval-speed.json.
     .venv/bin/python benchmarks/eval_speed.py [--embeddings RUN/embeddings] [--threads 2] [--repeats 3]
 
 With ``--model`` it times a whole evaluation instead: encode every query and candidate (with context)
-and compute all metrics, once with sentence-transformers' ``encode`` (:func:`langmix.encoding.st_encode`)
-and once with langmix's fast path (:func:`langmix.encoding.encode_fast`, what ``langmix.model.encode``
+and compute all metrics, once with sentence-transformers' ``encode`` (:func:`langmix.model.encoding.st_encode`)
+and once with langmix's fast path (:func:`langmix.model.encoding.encode_fast`, what ``langmix.model.load.encode``
 calls), alternating, and checks
 that both give the same metrics. A full XQuAD-R encode of 13,014 candidates with context takes hours on
 two shared CPU cores, so ``--limit-questions N`` evaluates the first N question ids (all their languages
@@ -47,8 +47,8 @@ def full_evaluation(args) -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     from _common import environment, load, resolve_device, write_result
-    from langmix import encoding
     from langmix.evaluation import lareqa
+    from langmix.model import encoding
 
     device = resolve_device(args.device)
     benchmark = load_lareqa(args.benchmark)
@@ -62,7 +62,7 @@ def full_evaluation(args) -> None:
     for r in range(args.repeats):
         for name in encoders if r % 2 == 0 else reversed(encoders):
             start = time.perf_counter()
-            with mock.patch.object(lareqa, "encode", encoders[name]):  # what wiring langmix.model.encode does
+            with mock.patch.object(lareqa, "encode", encoders[name]):  # what wiring langmix.model.load.encode does
                 emb = lareqa.embed_benchmark(model, benchmark, "context", args.batch_size)
             encoded = time.perf_counter()
             result = score_lareqa(benchmark, emb.queries, emb.candidates, "context")

@@ -31,17 +31,17 @@ from typing import Any
 import torch
 
 from _common import ROOT, add_common_args, environment, setup_threads, write_result
-from langmix import training
-from langmix.dropout import use_pcg64_dropout
-from langmix.encoding import encode_fast
 from langmix.evaluation.lareqa import dev_evaluator
-from langmix.losses import InfoNCELoss
-from langmix.model import load_model
+from langmix.model.encoding import encode_fast
+from langmix.model.load import load_model
 from langmix.precision import autocast, resolve_precision
 from langmix.reproduce.data import build_test_benchmark, prepare_protocol
 from langmix.reproduce.grid import Cell
 from langmix.reproduce.runner import cell_train_config
 from langmix.reproduce.settings import PROTOCOLS, make_settings
+from langmix.training import loop as training
+from langmix.training.dropout import use_pcg64_dropout
+from langmix.training.losses import InfoNCELoss
 
 SETTINGS = {  # name: (training precision, cpu_dropout, embed_chunk, test encoding precision)
     "old": ("fp32", "torch", 0, "fp32"),
@@ -51,7 +51,7 @@ PROTOCOL = "xquad-to-mlqa"
 
 
 class Stepper:
-    """One setting's training step, composed as :func:`langmix.training.train` composes it."""
+    """One setting's training step, composed as :func:`langmix.training.loop.train` composes it."""
 
     def __init__(self, config, corpus, batches: list, precision: str, cpu_dropout: str, chunk: int) -> None:
         self.model = load_model(config.model.name)
@@ -107,7 +107,7 @@ def main() -> None:
         config = cell_train_config(settings.train_config(), Cell(PROTOCOL, "hybrid", "hybrid", 0.5, 0),
                                    data.train_path)
         corpus, dev = training.load_training_data(config)
-    from langmix.sampling import make_sampler
+    from langmix.training.sampling import make_sampler
 
     n = args.warmup_steps + args.steps
     batches = list(itertools.islice(iter(make_sampler("hybrid", corpus, config.batch_size, seed=0)), n))

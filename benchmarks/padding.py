@@ -4,9 +4,9 @@ For every list the evaluation encodes in one call (per benchmark, language and k
 candidates), three batchings of the same texts:
 
 - ``st``: sentence-transformers' ``encode``, sorted by characters, fixed batches;
-- ``sorted``: sorted by tokens, fixed batches (``langmix.encoding.length_batches``, encode_fast until now);
+- ``sorted``: sorted by tokens, fixed batches (``langmix.model.encoding.length_batches``, encode_fast until now);
 - ``capped``: sorted by tokens, a batch closing early where the next text would make more than 2 % of it
-  padding once it holds 2,048 tokens (``langmix.encoding.encode_batches``, what encode_fast runs now).
+  padding once it holds 2,048 tokens (``langmix.model.encoding.encode_batches``, what encode_fast runs now).
 
 Reported per pool: tokens and forward matmul FLOPs (``_common.forward_flops`` of the padded shapes) as a
 multiple of the unpadded texts', and the number of batches. The FLOPs ratio is the speed lever: the forward
@@ -25,10 +25,10 @@ import numpy as np
 from transformers import AutoConfig, AutoTokenizer
 
 from _common import environment, forward_flops, model_path, padded_tokens, st_batches, write_result, xquad_candidates
-from langmix import encoding
 from langmix.data.lareqa import load_lareqa
 from langmix.evaluation.lareqa import candidate_texts
-from langmix.inputs import PROMPTS
+from langmix.model import encoding
+from langmix.model.prompts import PROMPTS
 
 Batching = Callable[[list[str], np.ndarray, int], list[np.ndarray]]
 BATCHINGS: dict[str, Batching] = {

@@ -19,7 +19,7 @@ from langmix.data.loaders import load_corpus
 from langmix.data.parallel import ParallelCorpus, ParallelRecord
 from langmix.io import write_json
 from langmix.provenance import device_info, versions
-from langmix.sampling import STRATEGIES, make_sampler
+from langmix.training.sampling import STRATEGIES, make_sampler
 
 LANGS = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 

@@ -5,10 +5,10 @@ sampler: question -> answer sentence + paragraph), batch size, max lengths (quer
 length`` tokens, default 128), precision (bf16: autocast on both sides), AdamW settings and constant learning
 rate, in ONE process. The runs are interleaved: a callback of the ST trainer runs langmix's next ``--block``
 steps after every ``--block`` ST steps, so both see the same machine load. The langmix step is the body of
-:func:`langmix.training.train` (``embed`` in length-sorted chunks of ``--embed-chunk`` texts -> ``InfoNCELoss``
--> backward -> clipped AdamW step), built from the functions of :mod:`langmix.training`, so any speed change
+:func:`langmix.training.loop.train` (``embed`` in length-sorted chunks of ``--embed-chunk`` texts -> ``InfoNCELoss``
+-> backward -> clipped AdamW step), built from the functions of :mod:`langmix.training.loop`, so any speed change
 there shows up here; ``--cpu-dropout pcg64`` gives langmix's side PCG64 dropout masks
-(:mod:`langmix.dropout`). The padded and real token counts of both sides' forwards are reported.
+(:mod:`langmix.training.dropout`). The padded and real token counts of both sides' forwards are reported.
 
 Reported per side: pairs/s over steady-state steps (the first ``--warmup-steps`` are skipped), peak memory,
 achieved TFLOP/s (3x the forward matmul FLOPs of the real, unpadded tokens) and its share of the device peak;
@@ -43,13 +43,14 @@ from _common import (
     sync,
     write_result,
 )
-from langmix import encoding, training
-from langmix.batches import TextBatch, make_text_batch
-from langmix.config import TrainConfig
-from langmix.dropout import CPU_DROPOUTS, use_pcg64_dropout
-from langmix.embedding_grad import use_row_gradients
-from langmix.losses import InfoNCELoss
+from langmix.model import encoding
 from langmix.precision import autocast, resolve_precision
+from langmix.training import loop as training
+from langmix.training.batches import TextBatch, make_text_batch
+from langmix.training.config import TrainConfig
+from langmix.training.dropout import CPU_DROPOUTS, use_pcg64_dropout
+from langmix.training.embedding_grad import use_row_gradients
+from langmix.training.losses import InfoNCELoss
 
 MAX_LENGTH = {"query": 64, "passage": 128}  # the passage cap is set from --passage-length
 Batch = tuple[list[str], list[str]]
@@ -58,7 +59,7 @@ Batch = tuple[list[str], list[str]]
 def xquad_batches(batch_size: int, steps: int, seed: int) -> list[Batch]:
     """(queries, positive passages) of the first ``steps`` hybrid batches of XQuAD-R with context."""
     from langmix.data.loaders import load_corpus
-    from langmix.sampling import make_sampler
+    from langmix.training.sampling import make_sampler
 
     corpus = load_corpus("xquad-r")
     sampler = make_sampler("hybrid", corpus, batch_size, seed=seed)
@@ -82,7 +83,7 @@ def prepare(model, args) -> None:
 
 
 class LangmixRunner:
-    """langmix's training step, exactly as the loop in :func:`langmix.training.train` composes it."""
+    """langmix's training step, exactly as the loop in :func:`langmix.training.loop.train` composes it."""
 
     def __init__(self, model, batches: list[Batch], args, device: str) -> None:
         self.model, self.batches, self.device = model, batches, device
@@ -167,7 +168,7 @@ def make_callback(langmix: LangmixRunner, block: int, memory: PeakMemory, peaks:
             if state.global_step % block == 0 or state.global_step == state.max_steps:
                 peaks["sentence-transformers"].append(memory.peak_mb())
                 memory.reset()
-                for _ in range(min(block, len(langmix.batches) - len(langmix.losses))):
+                for _ in range(min(block, len(langmix.training.batches) - len(langmix.training.losses))):
                     langmix.step()
                 peaks["langmix"].append(memory.peak_mb())
             self.last = time.perf_counter()
@@ -229,7 +230,7 @@ def add_step_args(parser) -> None:
     parser.add_argument("--dense-embedding-grad", action="store_true",
                         help="langmix side: the plain dense word-embedding backward (row_embedding_grad=false)")
     parser.add_argument("--cpu-dropout", choices=CPU_DROPOUTS, default=TrainConfig().cpu_dropout,
-                        help="langmix's CPU dropout masks (langmix.dropout); the ST side keeps torch's")
+                        help="langmix's CPU dropout masks (langmix.training.dropout); the ST side keeps torch's")
 
 
 def parse_interleaved_args(description: str | None) -> argparse.Namespace:
@@ -279,13 +280,13 @@ def main() -> None:
                                              memory.kind),
         "langmix": side_report(langmix.times, args, flops, peak, peaks["langmix"], memory.kind),
     }
-    n = min(20, len(callback.losses), len(langmix.losses))
-    st_loss, lm_loss = np.array(callback.losses[:n]), np.array(langmix.losses[:n])
+    n = min(20, len(callback.losses), len(langmix.training.losses))
+    st_loss, lm_loss = np.array(callback.losses[:n]), np.array(langmix.training.losses[:n])
     rel = np.abs(lm_loss - st_loss) / np.abs(st_loss)
     result = {
         "sides": sides,
         "speedup_langmix_over_st": sides["langmix"]["pairs_per_s"] / sides["sentence-transformers"]["pairs_per_s"],
-        "losses": {"sentence-transformers": callback.losses, "langmix": langmix.losses,
+        "losses": {"sentence-transformers": callback.losses, "langmix": langmix.training.losses,
                    "compared_steps": n, "max_relative_difference": float(rel.max()),
                    "passes_2_percent": bool(rel.max() <= 0.02),
                    "note": "dropout masks differ between the sides" if not args.no_dropout else "dropout off"},

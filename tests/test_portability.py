@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PRECISION_DEPENDENT = [
-    "tests/test_encoding.py",
+    "tests/model/test_encoding.py",
     "tests/test_precision.py",
     "tests/search/test_index.py::test_build_writes_a_complete_index",
     "tests/training/test_training_kill_resume.py",

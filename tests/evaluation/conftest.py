@@ -14,7 +14,7 @@ class KeywordModel:
     """Mock encoder: a text becomes the L2-normalised count vector of a fixed keyword vocabulary.
 
     So a question and the sentences sharing its keyword score highest, whatever the language prefix.
-    Mimics ``SentenceTransformer.encode`` as :func:`langmix.model.encode` calls it.
+    Mimics ``SentenceTransformer.encode`` as :func:`langmix.model.load.encode` calls it.
     """
 
     def __init__(self, vocabulary: tuple[str, ...] = ("apple", "berry", "cherry", "date", "palm", "pie")) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import langmix.model
+import langmix.model.load
 from langmix.cli import app
 from langmix.evaluation.report import markdown_report  # noqa: F401  (import check of the report module)
 
@@ -18,7 +18,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def mock_model(monkeypatch, keyword_model, tmp_path):
-    monkeypatch.setattr(langmix.model, "load_model", lambda name: keyword_model)
+    monkeypatch.setattr(langmix.model.load, "load_model", lambda name: keyword_model)
     monkeypatch.setenv("LANGMIX_HOME", str(tmp_path / "home"))
     return keyword_model
 
@@ -226,7 +226,7 @@ def test_a_beir_run_replaces_a_lareqa_run_in_the_same_folder(mock_model, lareqa_
 ])
 def test_the_output_location_is_checked_before_the_work(mock_model, lareqa_tiny, tmp_path, cli, monkeypatch,
                                                          command, layout, words):
-    monkeypatch.setattr(langmix.model, "load_model", lambda name: pytest.fail("the work started"))
+    monkeypatch.setattr(langmix.model.load, "load_model", lambda name: pytest.fail("the work started"))
     out = tmp_path / "x" / "y" if layout == "file_as_parent" else tmp_path / "x"
     if layout == "folder_at_out":
         out.mkdir()

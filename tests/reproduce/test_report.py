@@ -13,7 +13,7 @@ from langmix.reproduce.aggregate import group_cells, summarize
 from langmix.reproduce.figures import dev_curve, plot_dev_curves, plot_heatmaps
 from langmix.reproduce.report import finalize, render
 from langmix.reproduce.study import STUDY_TABLE1
-from langmix.run_folder import LOG_FILE
+from langmix.training.run_folder import LOG_FILE
 
 BENCH = "mlqa-r"
 LANGS = ["de", "en"]

@@ -25,9 +25,9 @@ from langmix.io import read_json, write_json
 from langmix.reproduce.grid import build_grid
 from langmix.reproduce.runner import cell_train_config, effective_alpha, run_protocol_data
 from langmix.reproduce.settings import ReproduceSettings, apply_train_overrides, make_settings
-from langmix.run_folder import DATA_FILE, check_data, data_record
-from langmix.sampling import make_sampler
-from langmix.training import load_training_data
+from langmix.training.loop import load_training_data
+from langmix.training.run_folder import DATA_FILE, check_data, data_record
+from langmix.training.sampling import make_sampler
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "reproduce" / "batches.json"

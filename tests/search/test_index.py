@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import langmix.encoding
+import langmix.model.encoding
 from langmix.errors import LangmixError
 from langmix.search import build_search_index, load_index, read_passages
+from langmix.search.encoder import model_fingerprint
 from langmix.search.index import partial_dir, read_meta
-from langmix.search.models import model_fingerprint
 
 
 def test_build_writes_a_complete_index(collection: Path, tiny_index: Path, tiny_model_path: Path) -> None:
@@ -25,7 +25,7 @@ def test_build_writes_a_complete_index(collection: Path, tiny_index: Path, tiny_
     passages = read_passages(str(collection))
     assert index.store.get([0, 30, 7]) == [passages[0], passages[30], passages[7]]
     # the faiss rows are the passages' embeddings with the passage prompt, in collection order
-    from langmix.model import encode, load_model
+    from langmix.model.load import encode, load_model
 
     expected = encode(load_model(tiny_model_path), [p.text for p in passages], "passage")
     np.testing.assert_allclose(index.faiss_index.reconstruct_n(0, 31), expected, atol=1e-5)
@@ -36,8 +36,8 @@ class Interrupt:
     """Wraps encode_fast: counts calls and raises KeyboardInterrupt on call number ``at`` (1-based)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, at: int | None) -> None:
-        self.real, self.at, self.calls = langmix.encoding.encode_fast, at, 0
-        monkeypatch.setattr(langmix.encoding, "encode_fast", self)
+        self.real, self.at, self.calls = langmix.model.encoding.encode_fast, at, 0
+        monkeypatch.setattr(langmix.model.encoding, "encode_fast", self)
 
     def __call__(self, *args, **kwargs):
         self.calls += 1

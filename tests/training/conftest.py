@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from langmix.config import TrainConfig, load_config
+from langmix.training.config import TrainConfig, load_config
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "training"
 SLICE = FIXTURES / "xquad-r-slice.jsonl"
@@ -33,7 +33,7 @@ def make_config(tiny_model_path: Path):
 @pytest.fixture(scope="session")
 def tiny_model(tiny_model_path: Path):
     """The tiny model loaded once (loading the XLM-R tokenizer takes seconds); tests train deep copies."""
-    from langmix.model import load_model
+    from langmix.model.load import load_model
 
     return load_model(tiny_model_path, device="cpu")
 
@@ -43,6 +43,6 @@ def train_tiny(tiny_model):
     """``train(config, out_dir, ...)`` on a fresh copy of the tiny model."""
     import copy
 
-    from langmix.training import train
+    from langmix.training.loop import train
 
     return lambda config, out_dir, **kw: train(config, out_dir, model=copy.deepcopy(tiny_model), **kw)

@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 
 from langmix import distributed as dist
-from langmix.batches import make_text_batch, rank_slice
 from langmix.data.loaders import load_corpus
 from langmix.data.parallel import Pair
-from langmix.losses import CachedInfoNCE, InfoNCELoss, SameLanguageDistillation, info_nce
-from langmix.model import load_model
-from langmix.training import embed
+from langmix.model.load import load_model
+from langmix.training.batches import make_text_batch, rank_slice
+from langmix.training.loop import embed
+from langmix.training.losses import CachedInfoNCE, InfoNCELoss, SameLanguageDistillation, info_nce
 
 SLICE = Path(__file__).parents[1] / "fixtures" / "training" / "xquad-r-slice.jsonl"
 GLOBAL_BATCH = 8

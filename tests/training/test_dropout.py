@@ -7,8 +7,8 @@ import copy
 import pytest
 import torch
 
-from langmix.dropout import ATTENTION, PCG64Dropout, attention, keep_mask, pcg64_dropout, use_pcg64_dropout
-from langmix.training import embed
+from langmix.training.dropout import ATTENTION, PCG64Dropout, attention, keep_mask, pcg64_dropout, use_pcg64_dropout
+from langmix.training.loop import embed
 
 DROP = 6554 / 2**16  # p = 0.1 rounded to a multiple of 2**-16
 
@@ -77,7 +77,7 @@ def test_attention_with_dropout_is_softmax_attention_with_the_seeded_mask():
 
 
 def test_an_encoder_with_pcg64_dropout_evaluates_as_before_and_saves_plain(tiny_model, tmp_path):
-    from langmix.model import load_model
+    from langmix.model.load import load_model
 
     model = copy.deepcopy(tiny_model)
     assert use_pcg64_dropout(model) > 0
@@ -102,8 +102,8 @@ def test_an_encoder_with_pcg64_dropout_evaluates_as_before_and_saves_plain(tiny_
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_gradcache_replays_pcg64_masks(tiny_model, chunk):
     """GradCache's loss and gradients equal those of the same chunks embedded with autograd, dropout on."""
-    from langmix.batches import TextBatch
-    from langmix.losses import CachedInfoNCE, InfoNCELoss
+    from langmix.training.batches import TextBatch
+    from langmix.training.losses import CachedInfoNCE, InfoNCELoss
 
     queries = [f"frage {i}" for i in range(5)]
     positives = [f"antwort {i} mit etwas mehr text" for i in range(5)]

@@ -1,4 +1,4 @@
-"""Row gradients of the word embeddings (langmix.embedding_grad): the same dense gradient as the plain backward,
+"""Row gradients of the word embeddings (training.embedding_grad): the same dense gradient as the plain backward,
 step after step, with GradCache's several backwards too, and the same training run."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import json
 import pytest
 import torch
 
-from langmix.batches import make_text_batch
-from langmix.embedding_grad import use_row_gradients, word_embeddings
-from langmix.losses import CachedInfoNCE, InfoNCELoss
-from langmix.sampling import make_sampler
-from langmix.training import embed, load_training_data, make_optimizer, optimizer_step
+from langmix.training.batches import make_text_batch
+from langmix.training.embedding_grad import use_row_gradients, word_embeddings
+from langmix.training.loop import embed, load_training_data, make_optimizer, optimizer_step
+from langmix.training.losses import CachedInfoNCE, InfoNCELoss
+from langmix.training.sampling import make_sampler
 
 
 def _model(tiny_model, rows: bool):

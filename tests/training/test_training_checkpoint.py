@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
+import pickletools
 import random
+import zipfile
 
 import pytest
 import torch
 
-from langmix import checkpoint as ckpt
 from langmix.errors import LangmixError
+from langmix.training import checkpoint as ckpt
+from langmix.training.loop import LoopState
 
 
 def _state(step: int) -> dict:
@@ -79,3 +83,20 @@ def test_set_aside_hides_the_checkpoints_from_a_step_on(tmp_path):
     ckpt.save_checkpoint(tmp_path, 2, _state(2), keep=5)
     assert [p.name for p in ckpt.set_aside(tmp_path, 2)] == ["diverged-step-00000002"]
     assert ckpt.is_complete(moved[0]) and ckpt.latest_checkpoint(tmp_path).name == "step-00000001"
+
+
+def pickled_modules(data: bytes) -> set[str]:
+    """The modules whose classes or functions a pickle (protocol 2, as torch.save writes) names."""
+    return {str(arg).split(" ")[0] for op, arg, _ in pickletools.genops(data) if op.name == "GLOBAL"}
+
+
+def test_a_checkpoint_names_no_langmix_module(make_config, train_tiny, tmp_path):
+    """A training checkpoint holds torch, NumPy and Python objects only: moving or renaming a langmix module
+    (issue 26 moved them into model/ and training/) cannot stop an old checkpoint from loading."""
+    train_tiny(make_config("max_steps=2", "checkpoint_every=2", "eval_every=2"), tmp_path / "run")
+    with zipfile.ZipFile(ckpt.latest_checkpoint(tmp_path / "run") / ckpt.STATE_FILE) as archive:
+        pickled = [archive.read(name) for name in archive.namelist() if name.endswith("data.pkl")]
+    modules = set().union(*map(pickled_modules, pickled))
+    assert "torch._utils" in modules  # the weights were found
+    assert not {m for m in modules if m.split(".")[0] == "langmix"}, modules
+    assert pickled_modules(pickle.dumps(LoopState(), protocol=2)) == {"langmix.training.loop"}  # power check

@@ -8,10 +8,10 @@ import itertools
 import pytest
 import torch
 
-from langmix.batches import make_text_batch
-from langmix.losses import InfoNCELoss
-from langmix.sampling import STRATEGIES, make_sampler
-from langmix.training import embed, load_training_data
+from langmix.training.batches import make_text_batch
+from langmix.training.loop import embed, load_training_data
+from langmix.training.losses import InfoNCELoss
+from langmix.training.sampling import STRATEGIES, make_sampler
 
 
 def _dropout_off(model):

@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from langmix.run_folder import read_log
-from langmix.training import train
+from langmix.training.loop import train
+from langmix.training.run_folder import read_log
 
 pytestmark = pytest.mark.slow  # inductor builds C++ kernels: a minute or two on 2 cores
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from langmix.config import (
+from langmix.errors import LangmixError
+from langmix.training.config import (
     TrainConfig,
     absolute_data_paths,
     describe,
@@ -13,7 +14,6 @@ from langmix.config import (
     relative_data_paths,
     to_dict,
 )
-from langmix.errors import LangmixError
 
 
 def test_defaults_are_the_study_settings():
@@ -219,7 +219,7 @@ def test_python_api_validates_a_config_built_by_hand(tmp_path, train_tiny, make_
     ("max_query_length", "query", 6), ("max_passage_length", "passage", 5)])
 def test_lengths_that_keep_no_text_are_refused_before_the_first_step(tmp_path, train_tiny, make_config, tiny_model,
                                                                      key, kind, shortest):
-    from langmix.encoding import encoder_parts, shortest_useful_length, tokenize
+    from langmix.model.encoding import encoder_parts, shortest_useful_length, tokenize
 
     # XLM-R: <s> ... </s> and the prompt ('query: ' is 3 tokens, 'passage: ' 2); 1 kept all 18 tokens before
     prompt = tiny_model.prompts[kind]

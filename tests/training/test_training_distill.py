@@ -10,8 +10,8 @@ import torch
 
 from langmix import checkpoint as ckpt
 from langmix import training
-from langmix.losses import InfoNCELoss, SameLanguageDistillation
-from langmix.run_folder import read_log
+from langmix.training.losses import InfoNCELoss, SameLanguageDistillation
+from langmix.training.run_folder import read_log
 
 
 def _rows(run, event: str) -> list[dict]:

@@ -10,10 +10,10 @@ import time
 import torch
 from typer.testing import CliRunner
 
-from langmix import checkpoint as ckpt
 from langmix.cli import app
-from langmix.config import dump_yaml
-from langmix.run_folder import read_log
+from langmix.training import checkpoint as ckpt
+from langmix.training.config import dump_yaml
+from langmix.training.run_folder import read_log
 
 STEPS = 24
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from langmix import checkpoint as ckpt
 from langmix.errors import LangmixError
-from langmix.losses import InfoNCELoss
-from langmix.model import load_model
-from langmix.run_folder import read_log
+from langmix.model.load import load_model
+from langmix.training import checkpoint as ckpt
+from langmix.training.losses import InfoNCELoss
+from langmix.training.run_folder import read_log
 
 
 def _weights(run_dir):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from langmix.config import load_config
-from langmix.model import load_model
-from langmix.training import load_training_data, train
+from langmix.model.load import load_model
+from langmix.training.config import load_config
+from langmix.training.loop import load_training_data, train
 
 pytestmark = pytest.mark.slow
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from langmix import checkpoint as ckpt
-from langmix import run_folder
-from langmix.config import dump_yaml, load_config
 from langmix.errors import LangmixError
-from langmix.losses import InfoNCELoss
-from langmix.run_folder import read_log
+from langmix.training import checkpoint as ckpt
+from langmix.training import run_folder
+from langmix.training.config import dump_yaml, load_config
+from langmix.training.losses import InfoNCELoss
+from langmix.training.run_folder import read_log
 
 SLICE = Path(__file__).parents[1] / "fixtures" / "training" / "xquad-r-slice.jsonl"
 
@@ -208,7 +208,7 @@ def test_the_temp_folder_of_a_killed_checkpoint_write_is_removed_by_the_next(tmp
     # a writer that hangs inside torch.save, after its temp folder and a part of state.pt exist
     code = (
         "import time, torch\n"
-        "from langmix import checkpoint as ckpt\n"
+        "from langmix.training import checkpoint as ckpt\n"
         "real = torch.save\n"
         "def hang(obj, fh):\n"
         "    fh.write(b'x' * 1000); fh.flush(); time.sleep(600)\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from langmix.training import learning_rate
+from langmix.training.loop import learning_rate
 
 
 @pytest.mark.parametrize("warmup, total", [(0, 10), (3, 10), (10, 100)])

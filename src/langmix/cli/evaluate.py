@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import PRECISION_HELP, app
-from langmix.embedded import MODEL_NAME
+from langmix.model.default import MODEL_NAME
 
 
 @app.command()

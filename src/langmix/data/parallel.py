@@ -2,7 +2,7 @@
 
 A :class:`ParallelRecord` holds, per language, a query, its positive passage and optional hard
 negatives. All translations of one question share the record's ``id``; batch samplers
-(:mod:`langmix.sampling`) put each record at most once into a batch, so a translation of a query's
+(:mod:`langmix.training.sampling`) put each record at most once into a batch, so a translation of a query's
 passage is never one of its in-batch negatives.
 
 A (query language, passage language) combination of a record is

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from langmix.embedded import langmix_home
-from langmix.io import write_npy
-from langmix.model import Kind, encode
+from langmix.io import langmix_home, write_npy
+from langmix.model.load import Kind, encode
 from langmix.precision import precision_name
 
 
@@ -81,7 +80,7 @@ def encode_cached(
     cache: EmbeddingCache | None, model, texts: Sequence[str], kind: Kind, batch_size: int = 64,
     show_progress: bool = False, precision: str = "auto",
 ) -> np.ndarray:
-    """:func:`langmix.model.encode`, through ``cache`` when there is one."""
+    """:func:`langmix.model.load.encode`, through ``cache`` when there is one."""
     if cache is not None:
         return cache.encode(model, texts, kind, batch_size, show_progress, precision)
     return encode(model, texts, kind, batch_size=batch_size, show_progress=show_progress, precision=precision)

@@ -39,7 +39,7 @@ from langmix.data.lareqa import (
     load_lareqa,
 )
 from langmix.errors import LangmixError
-from langmix.evaluation import metrics as M
+from langmix.evaluation import metrics
 from langmix.evaluation.cache import EmbeddingCache, encode_cached, texts_hash
 from langmix.evaluation.debias import Debias, debias_embeddings
 from langmix.evaluation.results import LareqaResult, result_record
@@ -263,7 +263,7 @@ def rank_table(
             scores = q_all[sl] @ c_all.T  # (B, nc)
             rel = scores.gather(1, relevant[sl])  # (B, nL)
             rel_scores.append(rel)
-            counts.append(M.rank_counts(rel, scores, layout.segments))  # (B, nL, nL)
+            counts.append(metrics.rank_counts(rel, scores, layout.segments))  # (B, nL, nL)
             top = scores.topk(k, dim=1).indices  # (B, k)
             own_top.append((cand_lang[top] == query_lang[sl, None]).float().mean(1))
     return RankTable(
@@ -292,16 +292,16 @@ def metrics_from_table(name: str, mode: str, layout: LareqaLayout, table: RankTa
     rows = np.arange(len(layout.query_ids))
     own = layout.query_lang
     rank = table.counts.sum(2)  # (nq, nL) rank in the multilingual pool
-    hits = M.relevant_above(table.rel_scores, mask)
+    hits = metrics.relevant_above(table.rel_scores, mask)
     lang_rank = np.diagonal(table.counts, axis1=1, axis2=2)  # (nq, nL) rank of answer L within pool L
     per_query = {
-        "multi/map": M.average_precision(rank, hits, mask),
-        "multi/map@20": M.average_precision(rank, hits, mask, k=20),
-        "multi/recall@1": M.recall_at(rank, mask, 1),
-        "multi/recall@10": M.recall_at(rank, mask, 10),
-        "multi/mrr@10": M.reciprocal_rank_at(rank, mask, 10),
+        "multi/map": metrics.average_precision(rank, hits, mask),
+        "multi/map@20": metrics.average_precision(rank, hits, mask, k=20),
+        "multi/recall@1": metrics.recall_at(rank, mask, 1),
+        "multi/recall@10": metrics.recall_at(rank, mask, 10),
+        "multi/mrr@10": metrics.reciprocal_rank_at(rank, mask, 10),
         "mono/map": 1.0 / lang_rank[rows, own],
-        "rank_distance": M.rank_distance(rank, mask),
+        "rank_distance": metrics.rank_distance(rank, mask),
         "bias/top10_own_share": table.own_top,
         "bias/map_without_own": _map_without_own(table, rank, hits, mask, own),
     }
@@ -351,7 +351,7 @@ def _map_without_own(table: RankTable, rank, hits, mask, own) -> np.ndarray:
     beaten = (own_score >= table.rel_scores) & mask  # own answer ranked at or above answer j
     keep = mask.copy()
     keep[rows, own] = False
-    return M.average_precision(rank - beaten, hits - beaten, keep)
+    return metrics.average_precision(rank - beaten, hits - beaten, keep)
 
 
 def _pairs(layout: LareqaLayout, lang_rank: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:

@@ -74,7 +74,7 @@ def run_evaluation(
     debias: str | None = None,
 ) -> Result:
     """Evaluate ``model_name`` (or an already loaded ``model``) on ``benchmark`` and write ``out``."""
-    from langmix.model import load_model
+    from langmix.model.load import load_model
 
     spec, mode, debiasing = parse_benchmark(benchmark), check_candidate_mode(candidates), parse_debias(debias)
     if debiasing is not None and spec.kind != "lareqa":

@@ -3,14 +3,14 @@
 The training corpus of a protocol is LAReQA training questions plus NTREX-128 inverse-cloze records and
 MKQA translation pairs, each restricted to the protocol's languages (a source lacking a language simply
 has no data in it), mixed with :func:`langmix.data.parallel.mix` by the ``sources`` weights, shuffled with a
-fixed data seed and written as langmix JSONL (``jsonl:PATH`` is what :func:`langmix.training.train`
+fixed data seed and written as langmix JSONL (``jsonl:PATH`` is what :func:`langmix.training.loop.train`
 loads). Every training seed therefore sees the same records; the seed changes the dev split, the batches
 and the initial dropout masks.
 
 No test question ever enters training: for the cross-benchmark protocols the test set is another
 benchmark; for the article split the test articles are chosen by a hash of their title and all their
 question ids (in every language) are removed from the training corpus. The dev split used for early
-stopping is drawn by :func:`langmix.training.train` from the training corpus only.
+stopping is drawn by :func:`langmix.training.loop.train` from the training corpus only.
 """
 
 from __future__ import annotations

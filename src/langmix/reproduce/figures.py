@@ -20,7 +20,7 @@ from langmix.reproduce.aggregate import (
     summarize,
 )
 from langmix.reproduce.grid import HYBRID_LABEL, MAIN_ROWS
-from langmix.run_folder import LOG_FILE, read_log
+from langmix.training.run_folder import LOG_FILE, read_log
 
 ZERO_SHOT = "zero-shot"
 

@@ -4,7 +4,7 @@ Run folder layout::
 
     results.json                 settings, protocol data info, one record per finished cell, significance
     data/<protocol>/train.jsonl  the training corpus of the protocol (+ data.json: sizes, held-out articles)
-    cells/<protocol>/<label>/seed<k>/train/   langmix.training.train output (best model + checkpoints are
+    cells/<protocol>/<label>/seed<k>/train/   langmix.training.loop.train output (best model + checkpoints are
                                               deleted after evaluation unless keep_models)
     cells/<protocol>/<label>/seed<k>/eval/    langmix evaluate output: results.json, per_query.json, plots
     report.md, alpha_curve-*.png, heatmap-*.png
@@ -25,8 +25,6 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from langmix import checkpoint as ckpt
-from langmix.config import TrainConfig, set_value, validate
 from langmix.errors import LangmixError
 from langmix.evaluation.debias import debias_folder
 from langmix.io import gzip_file, read_json, run_lock, write_json
@@ -34,9 +32,11 @@ from langmix.provenance import device_info, source_commit, versions
 from langmix.reproduce.data import ProtocolData, prepare_protocol
 from langmix.reproduce.grid import PROTOCOLS, Cell, build_grid
 from langmix.reproduce.settings import ReproduceSettings
+from langmix.training import checkpoint as ckpt
+from langmix.training.config import TrainConfig, set_value, validate
 
 FORMAT = 1
-WISE_FT = "wise-ft"  # the derived row of langmix.merge's WiSE-FT (settings.wise_ft_rows)
+WISE_FT = "wise-ft"  # the derived row of langmix.model.merge's WiSE-FT (settings.wise_ft_rows)
 
 
 class ResultsStore:
@@ -118,7 +118,7 @@ def train_cell(config: TrainConfig, folder: Path):
     """Train into ``folder``, resuming from its newest complete checkpoint; a run that died before its
     first checkpoint is started again from scratch."""
     from langmix.distributed import cleanup_distributed
-    from langmix.training import train
+    from langmix.training.loop import train
 
     resume = ckpt.latest_checkpoint(folder) is not None
     if not resume and folder.exists():
@@ -133,8 +133,8 @@ def effective_alpha(config: TrainConfig) -> float | None:
     """The alpha a hybrid sampler really uses (resolves ``proportional``) on the cell's training data."""
     if config.data.strategy != "hybrid":
         return None
-    from langmix.sampling import make_sampler
-    from langmix.training import load_training_data
+    from langmix.training.loop import load_training_data
+    from langmix.training.sampling import make_sampler
 
     train_corpus, _ = load_training_data(config)
     return make_sampler(
@@ -188,8 +188,8 @@ def wise_ft_row(tuned, start, folder: Path, data: ProtocolData, settings: Reprod
     ``settings.wise_ft_lambdas`` on the cell's own dev questions by the metric its training selected on (never
     the test set), then scored on the test set into ``eval-wise-ft/``; the summary records lambda and the dev
     score of each candidate."""
-    from langmix.merge import choose_lambda, merge_models
-    from langmix.run_dev import run_dev_evaluator
+    from langmix.model.merge import choose_lambda, merge_models
+    from langmix.training.run_dev import run_dev_evaluator
 
     t0 = time.perf_counter()
     evaluator, metric = run_dev_evaluator(folder / "train")
@@ -219,7 +219,7 @@ def run_cell(
 ) -> dict[str, Any]:
     """Train + evaluate one cell; return its record (wall times in seconds)."""
     from langmix.evaluation.cache import EmbeddingCache, model_identity
-    from langmix.model import load_model
+    from langmix.model.load import load_model
 
     folder = cell_dir(out, cell)
     record: dict[str, Any] = {"id": cell.id, **dataclasses.asdict(cell), "started": time.time()}
@@ -289,7 +289,7 @@ def _run_cells(settings: ReproduceSettings, out: Path, report: bool) -> dict[str
 
     def base_model():
         if "model" not in zero_shot:
-            from langmix.model import load_model
+            from langmix.model.load import load_model
 
             zero_shot["model"] = load_model(settings.model)
         return zero_shot["model"]

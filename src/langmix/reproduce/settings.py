@@ -2,7 +2,7 @@
 
 Two presets: ``full`` (the whole grid on all data) and ``quick`` (a real but small train + evaluate that
 fits 15 minutes on 2 CPU cores). A YAML file (``--config``, see configs/reproduce-*.yaml) and command-line
-options override preset fields; ``train`` holds :class:`langmix.config.TrainConfig` overrides, nested by
+options override preset fields; ``train`` holds :class:`langmix.training.config.TrainConfig` overrides, nested by
 section exactly like a ``langmix train`` config file, shared by every trained cell (each cell then sets
 the model, corpus, strategy, alpha and seed). The merged values are type-checked strictly (pydantic,
 no coercion: ``seeds: "abc"`` or ``test_questions: -1`` fail at once, before any cell runs) and used as
@@ -22,13 +22,13 @@ from typing import Annotated, Any
 import yaml
 from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveInt, TypeAdapter, ValidationError
 
-from langmix.config import TrainConfig, from_dict, set_value, validate
 from langmix.data.lareqa import CandidateMode
-from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError, validation_problem
 from langmix.evaluation.debias import parse_debias
+from langmix.model.default import MODEL_NAME
 from langmix.precision import Precision
 from langmix.reproduce.grid import DEFAULT_ALPHAS, MAIN_ROWS, PROTOCOLS
+from langmix.training.config import TrainConfig, from_dict, set_value, validate
 
 
 @dataclass
@@ -59,7 +59,7 @@ class ReproduceSettings:
     eval_precision: Precision = "fp32"  # test-set encoding (langmix.precision)
     debias: list[str] = field(default_factory=list)  # training-free debiasing re-scorings, e.g. ["lir:1"]
     debias_rows: list[str] = field(default_factory=lambda: ["zero-shot", "hybrid"])  # rows that get them
-    # WiSE-FT rows (langmix.merge): each listed trained row's best model interpolated with the starting model,
+    # WiSE-FT rows (langmix.model.merge): each listed trained row's best model interpolated with the starting model,
     # lambda (the trained model's weight) picked among wise_ft_lambdas on the cell's dev questions, scored as a
     # row "<row> + wise-ft"
     wise_ft_rows: list[str] = field(default_factory=list)

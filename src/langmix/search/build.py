@@ -1,6 +1,6 @@
 """Building an index: encode the passages in resumable shards, then write the folder atomically.
 
-Passages are encoded with the model's passage prompt by :func:`langmix.encoding.encode_fast`
+Passages are encoded with the model's passage prompt by :func:`langmix.model.encoding.encode_fast`
 (tokenised once, token-length-sorted batches) in shards of ``shard_size`` passages; each finished
 shard is saved to ``.DIR.partial/`` at once. A build that is interrupted (Ctrl-C, a killed process, a
 full disk) leaves no ``DIR`` (or the previous complete one) and its finished shards: the same command
@@ -25,13 +25,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from langmix.errors import LangmixError
-from langmix.evaluation.beir import INDEX_KINDS, IndexKind, build_index, import_faiss
 from langmix.evaluation.cache import texts_hash
 from langmix.io import atomic_dir, read_json, run_lock, write_json, write_npy
+from langmix.search.encoder import ModelRef
 from langmix.search.index import FAISS_FILE, FORMAT, META_FILE, VERSION, describe_files, lock_file, partial_dir, sealed
-from langmix.search.models import ModelRef
 from langmix.search.passages import Passage, language_counts
 from langmix.search.store import write_store
+from langmix.vector_index import INDEX_KINDS, IndexKind, build_index, import_faiss
 
 MANIFEST = "manifest.json"
 
@@ -47,7 +47,7 @@ def build_search_index(
     show_progress: bool = True,
 ) -> Path:
     """Encode ``passages`` with ``model`` and write a complete index folder ``out``; returns ``out``."""
-    from langmix.model import load_model
+    from langmix.model.load import load_model
 
     faiss = import_faiss()  # before the encoding, which may take hours
     out = Path(out).expanduser()
@@ -88,7 +88,7 @@ def _check_target(out: Path) -> None:
 def encode_shards(model, texts: list[str], work: Path, ref: ModelRef, batch_size: int, shard_size: int,
                   show_progress: bool) -> np.ndarray:
     """(n, dim) passage embeddings, reusing the shards a previous, interrupted build saved in ``work``."""
-    from langmix.encoding import encode_fast
+    from langmix.model.encoding import encode_fast
 
     _prepare_work(work, {"model_fingerprint": ref.fingerprint, "texts": texts_hash(texts), "shard_size": shard_size})
     parts = []

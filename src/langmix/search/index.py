@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from langmix.embedded import MODEL_NAME
 from langmix.errors import DamagedData, LangmixError
-from langmix.evaluation.beir import import_faiss
 from langmix.io import file_sha256, read_json
-from langmix.search.models import ModelRef
+from langmix.model.default import MODEL_NAME
+from langmix.search.encoder import ModelRef
 from langmix.search.store import OFFSETS_FILE, PASSAGES_FILE, PassageStore
+from langmix.vector_index import import_faiss
 
 if TYPE_CHECKING:
     import faiss

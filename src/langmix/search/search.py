@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from langmix.errors import LangmixError
+from langmix.search.encoder import QueryEncoder, checked_ref
 from langmix.search.index import SearchIndex, load_index
-from langmix.search.models import QueryEncoder, checked_ref
 from langmix.search.passages import language_counts
 from langmix.search.threads import cpu_threads
 

@@ -25,7 +25,7 @@ def cpu_threads(n: int = QUERY_THREADS) -> Iterator[None]:
     """
     import torch
 
-    from langmix.evaluation.beir import import_faiss
+    from langmix.vector_index import import_faiss
 
     faiss = import_faiss()
 

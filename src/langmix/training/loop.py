@@ -2,17 +2,18 @@
 
 One step: the batch sampler chooses (record, query language, passage language) pairs, so the language
 make-up of the batch is the experimental variable; the shared encoder embeds queries (``query: ``) and
-passages (``passage: ``); :class:`~langmix.losses.InfoNCELoss` (or :class:`~langmix.losses.CachedInfoNCE`,
+passages (``passage: ``); :class:`~langmix.training.losses.InfoNCELoss` (or
+:class:`~langmix.training.losses.CachedInfoNCE`,
 GradCache, with the same call) scores every query against all positives (of all ranks) and the hard
 negatives, plus, with ``distill_weight > 0``, the same-language distillation term from a frozen copy of the
 starting model (:func:`frozen_copy`); AdamW steps with the learning rate of :func:`learning_rate`.
 
 :func:`set_up` builds a :class:`Run` (corpora and samplers, model, loss, optimiser, evaluator), the loop
 keeps its counters in a :class:`LoopState`, and :func:`train_step`, :func:`evaluate`, :func:`write_checkpoint`
-and :func:`finish` are the loop's four verbs. The run folder (:mod:`langmix.run_folder`) holds the resolved
+and :func:`finish` are the loop's four verbs. The run folder (:mod:`langmix.training.run_folder`) holds the resolved
 config, ``versions.json``, ``data.json``, ``train_log.jsonl``, ``checkpoints/`` (complete, atomic, see
-:mod:`langmix.checkpoint`), ``best-model/`` with a model card and ``loss_curve.png``
-(:mod:`langmix.train_report`), and ``metrics.json``.
+:mod:`langmix.training.checkpoint`), ``best-model/`` with a model card and ``loss_curve.png``
+(:mod:`langmix.training.report`), and ``metrics.json``.
 
 Under ``torchrun`` each rank takes its slice of the global batch; candidates are gathered across ranks and
 gradients averaged, which equals one process training on the global batch.
@@ -34,25 +35,25 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from langmix import checkpoint as ckpt
 from langmix import distributed as dist
-from langmix.batches import TextBatch, make_text_batch, rank_slice
-from langmix.config import TrainConfig, split_weight, to_dict, validate
 from langmix.data.loaders import load_corpus
 from langmix.data.parallel import Pair, ParallelCorpus, mix
-from langmix.dropout import use_pcg64_dropout
-from langmix.embedding_grad import use_row_gradients, word_embeddings
-from langmix.encoding import embed_sorted, encoder_parts, shortest_useful_length
 from langmix.errors import LangmixError
 from langmix.evaluation.lareqa import dev_evaluator
 from langmix.io import write_json
-from langmix.losses import CachedInfoNCE, Embed, InfoNCELoss, SameLanguageDistillation
-from langmix.model import load_model
+from langmix.model.encoding import embed_sorted, encoder_parts, shortest_useful_length
+from langmix.model.load import load_model
 from langmix.precision import autocast, precision_name, resolve_precision
 from langmix.provenance import device_info
-from langmix.run_folder import LOG_FILE, check_data, log_row, open_run, truncate_log
-from langmix.sampling import LanguageBatchSampler, batch_makeup, make_sampler
-from langmix.train_report import plot_loss_curve, save_best_model
+from langmix.training import checkpoint as ckpt
+from langmix.training.batches import TextBatch, make_text_batch, rank_slice
+from langmix.training.config import TrainConfig, split_weight, to_dict, validate
+from langmix.training.dropout import use_pcg64_dropout
+from langmix.training.embedding_grad import use_row_gradients, word_embeddings
+from langmix.training.losses import CachedInfoNCE, Embed, InfoNCELoss, SameLanguageDistillation
+from langmix.training.report import plot_loss_curve, save_best_model
+from langmix.training.run_folder import LOG_FILE, check_data, log_row, open_run, truncate_log
+from langmix.training.sampling import LanguageBatchSampler, batch_makeup, make_sampler
 
 Evaluator = Callable[[Any], dict[str, float]]
 
@@ -129,7 +130,7 @@ def train(
     """Train the shared encoder with ``config``; write everything to ``out_dir``; return the outcome.
 
     ``resume`` continues from the newest complete checkpoint in ``out_dir``; the config must match, except the
-    settings named in ``allow_changed`` (among :data:`~langmix.run_folder.RESUME_CHANGEABLE`: lr and schedule,
+    settings named in ``allow_changed`` (among :data:`~langmix.training.run_folder.RESUME_CHANGEABLE`: lr and schedule,
     e.g. to resume a run that diverged with a lower lr).
     ``evaluator(model) -> dict`` adds dev metrics (e.g. LAReQA mAP) at every evaluation; its
     ``primary_metric`` then selects the best model unless ``config.selection_metric`` says otherwise.
@@ -352,7 +353,7 @@ def diverged(run: Run, problem: str, first_bad: int) -> LangmixError:
 
     A step's loss depends only on the weights before it (with the batch and RNG a resume restores), so the
     checkpoints from step ``first_bad`` on would diverge again whatever the lr: they are moved aside
-    (:func:`langmix.checkpoint.set_aside`) and ``--resume`` takes the last good one.
+    (:func:`langmix.training.checkpoint.set_aside`) and ``--resume`` takes the last good one.
     """
     moved = ckpt.set_aside(run.out_dir, first_bad) if run.env.is_main else []
     dist.barrier()
@@ -505,7 +506,7 @@ def embed(model, texts: Sequence[str], kind: str, max_length: int, device: str, 
     """(n, d) L2-normalised sentence embeddings with gradients.
 
     With ``chunk_size > 0`` and a mean-pooled model the texts go through the encoder in length-sorted
-    chunks, each padded only to its own longest text (:func:`langmix.encoding.embed_sorted`): the same
+    chunks, each padded only to its own longest text (:func:`langmix.model.encoding.embed_sorted`): the same
     embeddings, loss and gradients as one forward padded to the batch's longest text (with dropout off),
     with fewer FLOPs spent on padding. Otherwise one forward through the sentence-transformers modules.
     """

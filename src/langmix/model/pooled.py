@@ -1,7 +1,7 @@
 """A Hugging Face encoder as a sentence-transformers model: encoder -> mean pooling -> L2 normalisation.
 
 The shape of every model langmix builds or converts (the embedded default, random test models, any plain
-transformer folder), with the prompts of :mod:`langmix.inputs`. Hugging Face's own progress bars (weights
+transformer folder), with the prompts of :mod:`langmix.model.prompts`. Hugging Face's own progress bars (weights
 loaded, shards written) are turned off while langmix loads and saves models: a run prints one bar per
 level of its work, not one per model file.
 """
@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from langmix.inputs import PROMPTS
+from langmix.model.prompts import PROMPTS
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""langmix.merge: weighted parameter averages (WiSE-FT, model soups), their refusals and the saved folder."""
+"""langmix.model.merge: weighted parameter averages (WiSE-FT, model soups), their refusals and the saved folder."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from langmix.errors import LangmixError
-from langmix.merge import (
+from langmix.model.load import load_model
+from langmix.model.merge import (
     Fingerprint,
     add_weighted,
     check_compatible,
@@ -19,7 +20,6 @@ from langmix.merge import (
     merge_models,
     save_merged,
 )
-from langmix.model import load_model
 
 
 @pytest.fixture(scope="module")

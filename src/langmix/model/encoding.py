@@ -32,7 +32,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from langmix.errors import LangmixError
-from langmix.inputs import check_kind, check_model, check_texts
+from langmix.model.prompts import check_kind, check_model, check_texts
 from langmix.precision import autocast, resolve_precision
 
 
@@ -206,7 +206,7 @@ def encode_fast(
 
 def st_encode(model, texts: Sequence[str], kind: str, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
     """sentence-transformers' own ``encode`` (normalised, float32): the reference, and the fallback of
-    :func:`encode_fast` (called directly, so ``langmix.model.encode`` may delegate to the fast path)."""
+    :func:`encode_fast` (called directly, so ``langmix.model.load.encode`` may delegate to the fast path)."""
     emb = model.encode(list(texts), prompt_name=kind, batch_size=batch_size, show_progress_bar=show_progress,
                        convert_to_numpy=True, normalize_embeddings=True)
     return np.asarray(emb, dtype=np.float32)

@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from langmix.batches import TextBatch
-from langmix.losses import (
+from langmix.training.batches import TextBatch
+from langmix.training.losses import (
     CachedInfoNCE,
     InfoNCELoss,
     SameLanguageDistillation,

@@ -32,11 +32,11 @@ from typing import Any
 import yaml
 
 from langmix.data.lareqa import check_candidate_mode
-from langmix.dropout import CPU_DROPOUTS
-from langmix.embedded import MODEL_NAME
 from langmix.errors import LangmixError
+from langmix.model.default import MODEL_NAME
 from langmix.precision import PRECISIONS
-from langmix.sampling import STRATEGIES
+from langmix.training.dropout import CPU_DROPOUTS
+from langmix.training.sampling import STRATEGIES
 
 
 def _f(default: Any, help: str) -> Any:
@@ -90,16 +90,16 @@ class TrainConfig:
     symmetric: bool = _f(False, "add the passage -> query InfoNCE term")
     distill_weight: float = _f(0.0, "weight w of the same-language distillation term from the frozen starting "
                                "model (loss = InfoNCE + w * KL(teacher || student) of each query's softmax over "
-                               "the batch's candidates in its language; langmix.losses.SameLanguageDistillation); "
+                               "the batch's candidates in its language; training.losses.SameLanguageDistillation); "
                                "0: off, no teacher")
     distill_temperature: float | None = _f(None, "temperature of both softmaxes of the distillation term (None: "
                                            "temperature)")
     embed_chunk: int = _f(16, "texts per length-sorted forward when embedding one side of a batch, each chunk "
                           "padded to its own longest text (0: one forward padded to the batch's longest)")
-    cpu_dropout: str = _f("torch", "dropout masks on the CPU: torch (bernoulli) or pcg64 (langmix.dropout: the same "
+    cpu_dropout: str = _f("torch", "dropout masks on the CPU: torch (bernoulli) or pcg64 (training.dropout: the same "
                           "distribution, drawn ~9x faster; a different draw than torch's)")
     row_embedding_grad: bool = _f(True, "trained word embeddings get row gradients gathered into one persistent "
-                                  "dense buffer (langmix.embedding_grad: the same gradient, without building a "
+                                  "dense buffer (training.embedding_grad: the same gradient, without building a "
                                   "fresh vocab x d matrix in each backward); not with model.compile")
     grad_cache_chunk: int = _f(0, "GradCache chunk size in texts per forward (0: plain loss)")
     precision: str = _f("auto", "fp32; bf16 autocast (CUDA, or a CPU with AVX512-BF16/AMX); fp16 (CUDA); "

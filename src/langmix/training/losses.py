@@ -17,7 +17,7 @@ column order, so gathering ``[pos_0, neg_0, pos_1, neg_1]`` gives the same loss 
 ``[pos_0, pos_1, neg_0, neg_1]``.
 
 Inputs: a batch of (query, positive passage[, hard negatives]) pairs whose record ids are distinct (the
-samplers in :mod:`langmix.sampling` guarantee this), otherwise a translation of a query's own passage
+samplers in :mod:`langmix.training.sampling` guarantee this), otherwise a translation of a query's own passage
 would be scored as a negative.
 
 Relations: equals sentence-transformers' ``MultipleNegativesRankingLoss`` (scale 20) on one process;
@@ -42,8 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from langmix.batches import TextBatch
 from langmix.distributed import all_gather_with_grad, gather_objects, get_rank
+from langmix.training.batches import TextBatch
 
 Embed = Callable[[Sequence[str], str], Tensor]  # embed(texts, kind) -> (n, d) L2-normalised embeddings
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import langmix
-from langmix import encoding
-from langmix.encoding import st_encode as encode
 from langmix.errors import LangmixError
-from langmix.model import load_model
+from langmix.model import encoding
+from langmix.model.encoding import st_encode as encode
+from langmix.model.load import load_model
 
 # Lengths vary a lot (1 to ~60 words) so that batches are sorted and padded differently from ST's batches.
 TEXTS = [
@@ -183,7 +183,7 @@ def test_objects_that_only_encode_fall_back_to_their_encode() -> None:
     """Anything with a sentence-transformers-like ``encode`` (mocks, wrappers) goes through the fallback."""
     import numpy as np
 
-    from langmix.model import encode
+    from langmix.model.load import encode
 
     class Echo:
         def encode(self, texts, prompt_name=None, **kwargs):

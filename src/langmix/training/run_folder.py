@@ -4,7 +4,7 @@
 written when a run starts;
 ``data.json`` holds the content hash of the training data (a resume on other data is refused);
 ``train_log.jsonl`` has one line per logged step and one per evaluation. Checkpoints
-(:mod:`langmix.checkpoint`), the best model and the loss curve (:mod:`langmix.train_report`) and
+(:mod:`langmix.training.checkpoint`), the best model and the loss curve (:mod:`langmix.training.report`) and
 ``metrics.json`` complete the folder.
 """
 
@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from langmix import checkpoint as ckpt
 from langmix import distributed as dist
-from langmix.config import TrainConfig, absolute_data_paths, dump_yaml, from_dict, relative_data_paths, to_dict
 from langmix.data.parallel import ParallelCorpus
 from langmix.errors import LangmixError
 from langmix.io import check_writable, read_json, write_json, write_text
 from langmix.provenance import versions
+from langmix.training import checkpoint as ckpt
+from langmix.training.config import TrainConfig, absolute_data_paths, dump_yaml, from_dict, relative_data_paths, to_dict
 
 LOG_FILE = "train_log.jsonl"
 DATA_FILE = "data.json"

@@ -1,6 +1,6 @@
 """The dev set of a finished training run, rebuilt: the held-out training questions its model was selected on.
 
-A choice made after training (a WiSE-FT lambda, :mod:`langmix.merge`) is made on the same data the run used
+A choice made after training (a WiSE-FT lambda, :mod:`langmix.model.merge`) is made on the same data the run used
 to select its best model, never on a test set: the run's resolved ``config.json`` gives the training data,
 the split seed and the dev benchmark; the split is rebuilt by id, as training did, and checked against the
 run's ``data.json`` fingerprint, so a changed training file cannot silently give other dev questions.
@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from langmix.config import absolute_data_paths, from_dict
 from langmix.errors import LangmixError
 from langmix.evaluation.lareqa import LareqaEvaluator, dev_evaluator
 from langmix.io import read_json
-from langmix.run_folder import DATA_FILE, data_record
+from langmix.training.config import absolute_data_paths, from_dict
+from langmix.training.run_folder import DATA_FILE, data_record
 
 
 def run_dev_evaluator(run_dir: str | Path) -> tuple[LareqaEvaluator, str]:
     """The LAReQA dev evaluator of the run in ``run_dir`` (its held-out training questions, in the run's
     candidate mode and precision) and the dev metric the run selected its model on."""
-    from langmix.training import load_training_data, selection
+    from langmix.training.loop import load_training_data, selection
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():

@@ -6,7 +6,7 @@ under ``torchrun`` each rank takes its contiguous slice (:func:`rank_slice`) and
 the passage language. A record with fewer than ``N`` negatives leaves slots empty: ``negative_index`` says
 which of the ``B * N`` slots the real negatives fill, and the loss masks the others out. The batch also
 carries each pair's query and passage language (a hard negative is in its pair's passage language), which
-the same-language distillation term of :mod:`langmix.losses` reads.
+the same-language distillation term of :mod:`langmix.training.losses` reads.
 """
 
 from __future__ import annotations

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from langmix.config import TrainConfig
 from langmix.io import atomic_dir
 from langmix.markdown import table
+from langmix.model.pooled import quiet_hf_progress
 from langmix.plotting import pyplot, save_png
-from langmix.run_folder import read_log
-from langmix.st_model import quiet_hf_progress
+from langmix.training.config import TrainConfig
+from langmix.training.run_folder import read_log
 
 
 def plot_loss_curve(log_path: Path, png_path: Path) -> None:

@@ -9,7 +9,7 @@ import torch
 
 from langmix.data.loaders import load_corpus
 from langmix.errors import LangmixError
-from langmix.st_adapter import LangmixBatchSampler, st_batch_sampler, st_rows, to_st_dataset
+from langmix.training.st_adapter import LangmixBatchSampler, st_batch_sampler, st_rows, to_st_dataset
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "data"
 
@@ -54,7 +54,7 @@ def test_two_trainer_steps_with_hybrid_batches(corpus, tiny_model_path, tmp_path
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
-    from langmix.model import load_model
+    from langmix.model.load import load_model
 
     model = load_model(tiny_model_path)
     before = [p.detach().clone() for p in model.parameters()]

