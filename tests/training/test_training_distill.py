@@ -8,8 +8,8 @@ import shutil
 import pytest
 import torch
 
-from langmix import checkpoint as ckpt
-from langmix import training
+from langmix.training import checkpoint as ckpt
+from langmix.training import loop as training
 from langmix.training.losses import InfoNCELoss, SameLanguageDistillation
 from langmix.training.run_folder import read_log
 
