@@ -26,7 +26,8 @@ def test_changed_training_data_are_refused(tiny_dev_run: Path, tmp_path: Path) -
     """The run's config.json points at a copy of its data with one question reworded: other dev data."""
     config = json.loads((tiny_dev_run / "config.json").read_text(encoding="utf-8"))
     data = tmp_path / "xquad-r"
-    shutil.copytree(config["data"]["corpus"][0].removeprefix("lareqa:"), data)
+    # a run records its data paths relative to its own folder
+    shutil.copytree(tiny_dev_run / config["data"]["corpus"][0].removeprefix("lareqa:"), data)
     text = (data / "de.json").read_text(encoding="utf-8")
     (data / "de.json").write_text(text.replace("?", " ?", 1), encoding="utf-8")
     config["data"]["corpus"] = [f"lareqa:{data}"]
