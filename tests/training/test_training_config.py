@@ -65,6 +65,18 @@ def test_round_trip_through_dict():
     assert from_dict(to_dict(c)) == c
 
 
+# the distillation settings' refusals, checked through the Python API and the command line alike
+DISTILL_CASES = [
+    ("distill_weight=-0.5", "distill_weight=-0.5 must not be negative"),
+    ("distill_weight=.nan", "distill_weight=nan must not be negative"),
+    ("distill_weight=.inf", "distill_weight=inf is not a finite number"),
+    ("distill_temperature=0", "distill_temperature=0.0 must be positive"),
+    ("distill_temperature=.inf", "distill_temperature=inf is not a finite number; set distill_temperature to a "
+                                 "finite number, or null"),
+    ("distill_temperature=1e-300", "1/distill_temperature overflows float32"),
+]
+
+
 @pytest.mark.parametrize("override, words", [
     ("data.colour=red", "unknown config key 'data.colour'"),
     ("batch_size=big", "expected int"),
@@ -88,13 +100,7 @@ def test_round_trip_through_dict():
     ("temperature=.inf", "temperature=inf is not a finite number"),
     ("temperature=0", "temperature=0.0 must be positive"),
     ("temperature=1e-300", "1/temperature overflows float32"),
-    ("distill_weight=-0.5", "distill_weight=-0.5 must not be negative"),
-    ("distill_weight=.nan", "distill_weight=nan must not be negative"),
-    ("distill_weight=.inf", "distill_weight=inf is not a finite number"),
-    ("distill_temperature=0", "distill_temperature=0.0 must be positive"),
-    ("distill_temperature=.inf", "distill_temperature=inf is not a finite number; set distill_temperature to a "
-                                 "finite number, or null"),
-    ("distill_temperature=1e-300", "1/distill_temperature overflows float32"),
+    *DISTILL_CASES,
     ("batch_size=1", "batch_size=1 leaves a query no negative"),
     ("device=foo", "unknown device 'foo'"),
     ("device=cuda1", "unknown device 'cuda1'"),
@@ -173,13 +179,7 @@ def test_cli_lists_every_setting_with_its_default_and_needs_a_config_to_train():
     ("cross_only_string", "cross_only='false': Input should be a valid boolean"),
     ("out_is_a_file", "is a file, not a folder"),
     ("resume_nothing", "no complete checkpoint"),
-    ("distill_weight=-0.5", "distill_weight=-0.5 must not be negative"),
-    ("distill_weight=.nan", "distill_weight=nan must not be negative"),
-    ("distill_weight=.inf", "distill_weight=inf is not a finite number"),
-    ("distill_temperature=0", "distill_temperature=0.0 must be positive"),
-    ("distill_temperature=.inf", "distill_temperature=inf is not a finite number; set distill_temperature to a "
-                                 "finite number, or null"),
-    ("distill_temperature=1e-300", "1/distill_temperature overflows float32"),
+    *DISTILL_CASES,
     ("batch_size=1", "batch_size=1 leaves a query no negative"),
     ("lr=.inf", "lr=inf is not a finite number"),
     ("device=foo", "unknown device 'foo'"),
