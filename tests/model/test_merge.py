@@ -150,3 +150,28 @@ def test_choose_lambda_picks_the_best_dev_score_of_the_path(models) -> None:
         choose_lambda(a, b, [0.5, 1.5], dev, "dev/score")
     with pytest.raises(LangmixError, match="dev metric 'dev_loss' is not among the dev metrics; pick one of dev/score"):
         choose_lambda(a, b, [0.5], dev, "dev_loss")
+
+
+def test_the_goal_rule_keeps_the_starting_mono_and_the_tuned_cross_and_multi(models) -> None:
+    a, b = models
+    name = "0.model.embeddings.position_embeddings.weight"
+    start, tuned = a.state_dict()[name], b.state_dict()[name]
+    where = (tuned - start).abs().argmax()
+
+    def dev(model) -> dict[str, float]:  # mono falls and cross / multi rise as lambda goes from 0 to 1
+        lam = float((model.state_dict()[name].flatten()[where] - start.flatten()[where])
+                    / (tuned.flatten()[where] - start.flatten()[where]))
+        return {"x/mono/map": 0.8 - 0.1 * lam**2, "x/cross/map": 0.5 + 0.1 * lam, "x/multi/map": 0.4 + 0.2 * lam}
+
+    lambdas = [0.25, 0.5, 0.75, 1.0]
+    assert choose_lambda(a, b, lambdas, dev, "x/multi/map")[0] == 1.0  # the best dev multi mAP
+    # worst margins: 0.25 -> multi -0.15, 0.5 -> multi -0.1, 0.75 -> mono -0.05625, 1 -> mono -0.1
+    best, rows = choose_lambda(a, b, lambdas, dev, "x/multi/map", rule="goal")
+    assert best == 0.75
+    assert [row["lambda"] for row in rows] == [0.0, 0.25, 0.5, 0.75, 1.0]  # 0 scored as the mono reference
+    assert rows[0]["x/mono/map"] == pytest.approx(0.8) and rows[-1]["x/multi/map"] == pytest.approx(0.6)
+    assert choose_lambda(a, b, [0.25, 0.5], dev, "x/multi/map", rule="goal")[0] == 0.5  # 0 and 1 only refer
+    with pytest.raises(LangmixError, match="the goal rule needs dev y/mono/map, y/cross/map, which the dev"):
+        choose_lambda(a, b, [0.5], lambda m: {"y/multi/map": 0.0}, "y/multi/map", rule="goal")
+    with pytest.raises(LangmixError, match="unknown lambda rule 'median'; use one of best, goal"):
+        choose_lambda(a, b, [0.5], dev, "x/multi/map", rule="median")

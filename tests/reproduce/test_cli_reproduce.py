@@ -68,15 +68,16 @@ def test_micro_end_to_end_then_resume(tiny_data, tiny_model_path, tmp_path):
     assert {cid: cell["started"] for cid, cell in again["cells"].items()} == stamps  # nothing reran
 
 
-@pytest.mark.parametrize("lam, same_as", [(1.0, "x-y"), (0.0, "zero-shot")])
+@pytest.mark.parametrize("lam, rule, same_as", [(1.0, "best", "x-y"), (0.0, "best", "zero-shot"), (1.0, "goal", "x-y")])
 def test_a_wise_ft_row_is_the_trained_or_the_starting_model_at_the_ends(tiny_data, tiny_model_path, tmp_path,
-                                                                         lam, same_as):
+                                                                         lam, rule, same_as):
     """lambda 1 is the trained model and lambda 0 the starting one, bit for bit, so the derived row scores
-    exactly as that row; the lambda's dev score is recorded, and the best-of-three check tests the new row."""
+    exactly as that row; the lambda's dev mAP is recorded (the goal rule scores 0 and 1 as its references), and
+    the best-of-three check tests the new row."""
     out = tmp_path / "run"
     config = tmp_path / "wise.yaml"
-    config.write_text(f"wise_ft_rows: [x-y]\nwise_ft_lambdas: [{lam}]\ntrain: {{data: {{dev_benchmark: train}}}}\n",
-                      encoding="utf-8")
+    config.write_text(f"wise_ft_rows: [x-y]\nwise_ft_lambdas: [{lam}]\nwise_ft_rule: {rule}\n"
+                      "train: {data: {dev_benchmark: train}}\n", encoding="utf-8")
     args = ["reproduce", "--quick", "--model", str(tiny_model_path), "--out", str(out), "--config", str(config),
             "--strategies", "zero-shot,x-y", "--alphas", "none", "--steps", "2", "--test-questions", "6",
             "--train-set", "batch_size=3", "--train-set", "data.dev_fraction=0.5", "--train-set", "eval_every=1"]
@@ -84,7 +85,9 @@ def test_a_wise_ft_row_is_the_trained_or_the_starting_model_at_the_ends(tiny_dat
     assert done.exit_code == 0, done.output
     results = read_json(out / "results.json")
     wise = results["cells"]["xquad-to-mlqa/x-y/seed0"]["derived"]["wise-ft"]
-    assert wise["lambda"] == lam and [row["lambda"] for row in wise["dev"]] == [lam]
+    assert wise["lambda"] == lam and wise["rule"] == rule
+    assert [row["lambda"] for row in wise["dev"]] == ([0.0, 1.0] if rule == "goal" else [lam])
+    assert {"xquad-r/mono/map", "xquad-r/cross/map", "xquad-r/multi/map"} <= set(wise["dev"][0])
     assert wise["metrics"] == results["cells"][f"xquad-to-mlqa/{same_as}/seed0"]["metrics"]
     assert (out / "cells/xquad-to-mlqa/x-y/seed0/eval-wise-ft/per_query.json.gz").is_file()
     tested = {r["row"] for r in results["significance"]["best_of_three"]["xquad-to-mlqa"]}

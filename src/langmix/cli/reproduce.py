@@ -51,15 +51,22 @@ def reproduce(
     report_only: bool = typer.Option(
         False, "--report-only", help="Only redo significance tests and report.md."
     ),
+    combine: list[Path] = typer.Option(
+        [], "--combine", help="Copy the finished cells of this run folder (a part of the same grid, run in "
+        "parallel with the same settings) into --out, then redo the report (repeatable)."),
 ) -> None:
     """Train and evaluate every strategy on every test set (resumable; finished cells are never rerun)."""
     from langmix.io import check_writable
-    from langmix.reproduce import finalize, make_settings, run_reproduce
+    from langmix.reproduce import combine_runs, finalize, make_settings, run_reproduce
     from langmix.reproduce.settings import apply_train_overrides
 
     preset = "quick" if quick else "full"
     folder = check_writable(out or Path("runs") / f"reproduce-{preset}", folder=True)
-    if report_only:
+    if combine:
+        done = combine_runs(folder, combine)
+        skipped = f"; {len(done['skipped'])} already there, kept" if done["skipped"] else ""
+        typer.echo(f"copied {len(done['copied'])} cells into {folder}{skipped}")
+    if report_only or combine:
         typer.echo(f"wrote {finalize(folder, compare_with)}")
         return
     sweep = None if alphas is None else ([] if alphas.strip() == "none" else comma_list(alphas, float, "--alphas"))

@@ -230,18 +230,45 @@ def interpolation_path(start: Any, tuned: Any, lambdas: Sequence[float]) -> Iter
         yield lam, merge_models([start, tuned], [1.0 - lam, lam])
 
 
+LAMBDA_RULES = ("best", "goal")  # how choose_lambda picks: see its docstring
+
+
 def choose_lambda(start: Any, tuned: Any, lambdas: Sequence[float], evaluator: Callable[[Any], dict[str, float]],
-                  metric: str) -> tuple[float, list[dict[str, float]]]:
+                  metric: str, rule: str = "best") -> tuple[float, list[dict[str, float]]]:
     """Score each lambda of :func:`interpolation_path` with ``evaluator(model) -> metrics`` (a dev evaluator,
-    never a test set) and return the lambda with the highest ``metric`` (the first of equals) and every row."""
+    never a test set) and return the chosen lambda (the first of equals) and every scored row.
+
+    ``rule="best"`` picks the highest ``metric``. ``rule="goal"`` picks by the "best of all three" goal on dev:
+    lambda 0 (the starting model) and 1 (the tuned one) are scored too, as references, and the lambda chosen
+    maximises its worst margin ``min(mono(l) - mono(0), cross(l) - cross(1), multi(l) - multi(1))`` (mAP of the
+    ``metric``'s benchmark): keep the starting model's mono and the tuned model's cross and multi."""
+    if rule not in LAMBDA_RULES:
+        raise LangmixError(f"unknown lambda rule '{rule}'", f"use one of {', '.join(LAMBDA_RULES)}")
+    scored = sorted({0.0, 1.0, *lambdas}) if rule == "goal" else list(lambdas)
     rows = []
-    for lam, model in interpolation_path(start, tuned, lambdas):
+    for lam, model in interpolation_path(start, tuned, scored):
         metrics = evaluator(model)
         if metric not in metrics:
             raise LangmixError(f"dev metric '{metric}' is not among the dev metrics", f"pick one of {_some(metrics)}")
         rows.append({"lambda": lam, **metrics})
-    best = max(rows, key=lambda row: row[metric])  # max keeps the first of equal scores
+    candidates = [row for row in rows if row["lambda"] in set(lambdas)]
+    key = (lambda row: row[metric]) if rule == "best" else goal_margin(rows, metric)
+    best = max(candidates, key=key)  # max keeps the first of equal scores
     return best["lambda"], rows
+
+
+def goal_margin(rows: list[dict[str, float]], metric: str) -> Callable[[dict[str, float]], float]:
+    """``row -> min(mono - mono at lambda 0, cross - cross at 1, multi - multi at 1)`` over dev mAP of the
+    benchmark that ``metric`` (e.g. ``xquad-r/multi/map``) names."""
+    prefix = metric.split("/")[0]
+    by_lambda = {row["lambda"]: row for row in rows}
+    names = {job: f"{prefix}/{job}/map" for job in ("mono", "cross", "multi")}
+    missing = [name for name in names.values() if name not in by_lambda[0.0]]
+    if missing:
+        raise LangmixError(f"the goal rule needs dev {', '.join(missing)}, which the dev evaluator does not give",
+                           "use the best rule (one dev metric) with this dev set")
+    refs = {"mono": by_lambda[0.0], "cross": by_lambda[1.0], "multi": by_lambda[1.0]}
+    return lambda row: min(row[name] - refs[job][name] for job, name in names.items())
 
 
 def _some(metrics: dict[str, float], shown: int = 6) -> str:

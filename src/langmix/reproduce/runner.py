@@ -185,19 +185,21 @@ def evaluate_cell(
 
 def wise_ft_row(tuned, start, folder: Path, data: ProtocolData, settings: ReproduceSettings) -> dict[str, Any]:
     """WiSE-FT (Wortsman et al. 2022): ``(1 - lambda) x start + lambda x tuned``, lambda picked among
-    ``settings.wise_ft_lambdas`` on the cell's own dev questions by the metric its training selected on (never
-    the test set), then scored on the test set into ``eval-wise-ft/``; the summary records lambda and the dev
-    score of each candidate."""
+    ``settings.wise_ft_lambdas`` on the cell's own dev questions (never the test set) by ``settings.wise_ft_rule``
+    (the metric its training selected on, or the "best of all three" goal: ``choose_lambda``), then scored on the
+    test set into ``eval-wise-ft/``; the summary records lambda, the rule and each scored lambda's dev mAP."""
     from langmix.model.merge import choose_lambda, merge_models
     from langmix.training.run_dev import run_dev_evaluator
 
     t0 = time.perf_counter()
     evaluator, metric = run_dev_evaluator(folder / "train")
-    lam, rows = choose_lambda(start, tuned, settings.wise_ft_lambdas, evaluator, metric)
+    lam, rows = choose_lambda(start, tuned, settings.wise_ft_lambdas, evaluator, metric, settings.wise_ft_rule)
     merged = merge_models([start, tuned], [1.0 - lam, lam])
     summary = evaluate_cell(merged, f"wise-ft lambda {lam:g}", data, settings, folder / debias_folder(WISE_FT))
-    dev = [{"lambda": row["lambda"], metric: row[metric]} for row in rows]
-    return {**summary, "lambda": lam, "dev_metric": metric, "dev": dev, "seconds": time.perf_counter() - t0}
+    kept = {metric, *(f"{metric.split('/')[0]}/{job}/map" for job in ("mono", "cross", "multi"))}
+    dev = [{key: value for key, value in row.items() if key == "lambda" or key in kept} for row in rows]
+    return {**summary, "lambda": lam, "rule": settings.wise_ft_rule, "dev_metric": metric, "dev": dev,
+            "seconds": time.perf_counter() - t0}
 
 
 def cell_summary(result) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveInt, TypeAdapter, ValidationError
@@ -64,6 +64,9 @@ class ReproduceSettings:
     # row "<row> + wise-ft"
     wise_ft_rows: list[str] = field(default_factory=list)
     wise_ft_lambdas: list[Annotated[float, Field(ge=0, le=1)]] = field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0])
+    # how lambda is picked (langmix.model.merge.choose_lambda): "best" dev selection metric, or "goal": the
+    # largest worst margin to the starting model's dev mono mAP and the tuned model's dev cross and multi mAP
+    wise_ft_rule: Literal["best", "goal"] = "best"
     keep_models: bool = False  # keep each cell's best model and checkpoints (large)
     # another run folder (e.g. a shorter budget) whose dev curves the report draws dashed beside this run's
     compare_with: str | None = None
@@ -107,7 +110,7 @@ class ReproduceSettings:
 # settings added after runs had been written, with the value those runs used
 ADDED_LATER: dict[str, Any] = {"eval_precision": "fp32", "train_candidates": "context", "debias": [],
                                "debias_rows": ["zero-shot", "hybrid"], "wise_ft_rows": [],
-                               "wise_ft_lambdas": [0.25, 0.5, 0.75, 1.0]}
+                               "wise_ft_lambdas": [0.25, 0.5, 0.75, 1.0], "wise_ft_rule": "best"}
 
 FULL_TRAIN: dict[str, Any] = {
     "model": {"max_query_length": 64, "max_passage_length": 256, "freeze_embeddings": False},
