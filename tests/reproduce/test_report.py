@@ -143,6 +143,33 @@ def test_another_runs_dev_curves_are_drawn_dashed_beside_this_runs(tmp_path):
     assert read_json(tmp_path / "long" / "results.json")["settings"]["compare_with"] == str(tmp_path / "short")
 
 
+def test_the_report_sets_each_row_beside_the_compared_runs_and_says_where_the_order_changed(tmp_path):
+    """compare_with: seed means here / there, the selected steps, and the trained rows' order per metric."""
+    short, long = results_json(), results_json()
+    for run in (short, long):
+        run["cells"]["xquad-to-mlqa/zero-shot/seed0"].pop("train")  # trains nothing
+    write_json(tmp_path / "short" / "results.json", short)
+    long["cells"] = {cid: cell for cid, cell in long["cells"].items() if cell["seed"] == 0}
+    long["cells"]["xquad-to-mlqa/x-y/seed0"]["metrics"]["mlqa-r/cross/map"] = 0.50  # x-y now leads on cross
+    long["cells"]["xquad-to-mlqa/x-y/seed0"]["train"] = {"steps": 800, "best_step": 300}
+    long["settings"]["compare_with"] = str(tmp_path / "short")
+    write_json(tmp_path / "long" / "results.json", long)
+    text = render(tmp_path / "long").read_text(encoding="utf-8")
+    section = text.split(f"## Against {tmp_path / 'short'}")[1].split("## Figures")[0]
+    xy_there = np.mean([v[1] for (label, _, _), v in INPUTS.items() if label == "x-y"])
+    assert f"| x-y | 300/800 | 4/4, 4/4 | 0.520 / 0.530 | 0.500 / {xy_there:.3f} |" in section
+    hybrid_there = np.mean([v[1] for (label, _, _), v in INPUTS.items() if label == "hybrid"])
+    assert f"| hybrid | 4/4 | 4/4, 4/4, 4/4 | 0.600 / 0.620 | 0.440 / {hybrid_there:.3f} |" in section
+    assert "| zero-shot | - | - |" in section
+    # cross: here x-y 0.50 > hybrid-a0 0.45 > hybrid 0.44 > hybrid-a1; there hybrid-a0 0.45 > hybrid 0.44 > x-y 0.42
+    assert "- cross mAP: here x-y > hybrid-a0 > hybrid > hybrid-a1; there hybrid-a0 > hybrid > x-y > hybrid-a1 " \
+           "(**order changed**)" in section
+    assert "- rank distance: here hybrid > hybrid-a0 > x-y > hybrid-a1" in section  # lower is better: first
+    del long["settings"]["compare_with"]
+    write_json(tmp_path / "long" / "results.json", long)
+    assert "## Against" not in render(tmp_path / "long").read_text(encoding="utf-8")
+
+
 def test_gain_heatmaps_show_each_rows_pair_map_minus_zero_shot_on_a_centred_scale():
     rows = group_cells(results_json())["xquad-to-mlqa"]
     fig = plot_heatmaps("xquad-to-mlqa", rows, minus="zero-shot")

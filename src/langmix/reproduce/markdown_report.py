@@ -10,8 +10,17 @@ from typing import Any
 
 import numpy as np
 
+from langmix.io import read_json
 from langmix.markdown import difference, table
-from langmix.reproduce.aggregate import METRICS, benchmark_of, digits, group_cells, row_order, summarize
+from langmix.reproduce.aggregate import (
+    LOWER_IS_BETTER,
+    METRICS,
+    benchmark_of,
+    digits,
+    group_cells,
+    row_order,
+    summarize,
+)
 from langmix.reproduce.claim import best_of_three_section, claim_section
 from langmix.reproduce.grid import PROTOCOLS
 from langmix.reproduce.study import SOURCE, STUDY_TABLE1
@@ -82,6 +91,55 @@ def table1(results: dict[str, Any], wall: bool = True) -> str:
             rows_out.append([f"{bench} ({protocol})", label, len(records), *cells, *seconds])
     header = ["test set (protocol)", "strategy", "seeds", *METRICS.values(), *(["wall s / cell"] if wall else [])]
     return table(header, rows_out)
+
+
+def compared_section(results: dict[str, Any]) -> list[str]:
+    """Each row of this run beside the same row of the ``compare_with`` run (e.g. the same grid at another step
+    budget): seed means of the headline metrics, the steps each selected, and the order of the trained rows by
+    each metric in both runs. Empty when no compared run is named or found."""
+    folder = results.get("settings", {}).get("compare_with")
+    if not folder or not (Path(folder) / "results.json").is_file():
+        return []
+    other = group_cells(read_json(Path(folder) / "results.json"))
+    lines = [f"## Against {folder}", "",
+             "This run (here) beside the compared run (there): mean over each run's seeds; steps = the selected "
+             "(best dev) step / the steps trained, per seed; the orders list the trained rows best first.", ""]
+    for protocol, rows in group_cells(results).items():
+        bench, there = benchmark_of(protocol), other.get(protocol, {})
+        shared = [label for label in row_order(rows) if label in there]
+        if not shared:
+            continue
+        body = [[label, _steps(rows[label]), _steps(there[label]),
+                 *(f"{_mean(rows[label], bench, m):.{digits(m)}f} / {_mean(there[label], bench, m):.{digits(m)}f}"
+                   for m in METRICS)] for label in shared]
+        lines += [f"**{bench} ({protocol})**", "",
+                  table(["row", "steps here", "steps there", *(f"{name}: here / there" for name in METRICS.values())],
+                        body), "", *_orders(rows, there, shared, bench), ""]
+    return lines
+
+
+def _mean(records: list[dict[str, Any]], bench: str, metric: str) -> float:
+    return summarize(records, f"{bench}/{metric}")[0]
+
+
+def _steps(records: list[dict[str, Any]]) -> str:
+    trained = [r["train"] for r in records if r.get("train")]
+    return ", ".join(f"{t['best_step']}/{t['steps']}" for t in trained) or "-"
+
+
+def _orders(here: dict[str, Any], there: dict[str, Any], shared: list[str], bench: str) -> list[str]:
+    """One line per metric: the trained rows best first, here and there, and whether the order is the same."""
+    trained = [label for label in shared if any(r.get("train") for r in here[label])]
+    if len(trained) < 2:
+        return []
+    out = []
+    for metric, name in METRICS.items():
+        sign = 1 if metric in LOWER_IS_BETTER else -1
+        orders = [sorted(trained, key=lambda label, rows=rows: sign * _mean(rows[label], bench, metric))
+                  for rows in (here, there)]
+        verdict = "same order" if orders[0] == orders[1] else "**order changed**"
+        out.append(f"- {name}: here {' > '.join(orders[0])}; there {' > '.join(orders[1])} ({verdict})")
+    return out
 
 
 def study_table() -> str:
@@ -252,6 +310,7 @@ def markdown(results: dict[str, Any], figures: list[str]) -> str:
         "",
         best_of_three_section(sig) or "Not tested yet: zero-shot and x-y cells and another row are needed.",
         "",
+        *compared_section(results),
         "## Figures",
         "",
         *(f"![{Path(f).stem}]({f})" for f in figures),
