@@ -47,7 +47,7 @@ for p in xquad-to-mlqa mlqa-to-xquad; do
   jobs[distill-$p]="$(rep --config $distill --out $parts/distill-$p --protocols $p --strategies zero-shot,x-y --seeds 0)"
 done
 names=$(printf '%s\n' "${!jobs[@]}" | grep -E "$only" | sort)
-[[ $mode == finish && ! -d $parts/${names%%$'\n'*} ]] && { echo "no jobs here: the machine was given back"; exit 4; }
+[[ $mode == finish && ! -f $parts/.later ]] && { echo "no jobs here: the machine was given back"; exit 4; }
 
 if [[ $mode == start ]]; then
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
@@ -64,6 +64,7 @@ print(p(source=Path('/tmp/e5-small-q4.bin')))" || exit 3
     echo "== started $name"
   done
 fi
+[[ $mode == finish ]] && names=$(tr ' ' '\n' < "$parts/.later")  # only what start left
 while (( SECONDS < budget )); do  # until every job has written its exit code, or the budget is spent
   running=0
   for name in $names; do [[ -f $parts/$name/job.rc ]] || running=$((running + 1)); done
@@ -74,5 +75,18 @@ for name in $names; do
   echo "== $name: exit $(cat "$parts/$name/job.rc" 2>/dev/null || echo 'running') at ${SECONDS} s"
   tail -n 2 "$parts/$name/job.log" 2>/dev/null | tr '\r' '\n' | tail -n 2
 done
-"$py" benchmarks/device/pack.py "$parts" "$out"
+# pack the finished jobs; `finish` packs what `start` could not: jobs still running then, or left out for size
+if [[ $mode == start ]]; then
+  later=() ready=()
+  for name in $names; do if [[ -f $parts/$name/job.rc ]]; then ready+=("$name"); else later+=("$name"); fi; done
+else
+  read -r -a ready < "$parts/.later"
+  later=()
+fi
+if (( ${#ready[@]} )); then
+  "$py" benchmarks/device/pack.py "$parts" "$out" --only "$(IFS=,; echo "${ready[*]}")"
+  [[ -f $out/left-out.txt ]] && later+=($(cat "$out/left-out.txt"))
+fi
+echo "${later[*]}" > "$parts/.later"
+echo "== for the next call (finish): ${later[*]:-nothing}"
 ls -l "$out"
