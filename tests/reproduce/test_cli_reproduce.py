@@ -55,6 +55,10 @@ def test_micro_end_to_end_then_resume(tiny_data, tiny_model_path, tmp_path):
     assert sorted(results["cells"]) == [f"xquad-to-mlqa/{r}/seed0" for r in ("hybrid", "x-y", "zero-shot")]
     hybrid = results["cells"]["xquad-to-mlqa/hybrid/seed0"]
     assert hybrid["train"]["steps"] == 2 and hybrid["wall_seconds"] > 0
+    # the alpha the hybrid sampler ran with, as training recorded it (no second load of the corpus)
+    recorded = read_json(out / "cells/xquad-to-mlqa/hybrid/seed0/train/metrics.json")["alpha"]
+    assert hybrid["effective_alpha"] == 0.5 == recorded
+    assert results["cells"]["xquad-to-mlqa/x-y/seed0"]["effective_alpha"] is None
     assert 0.0 <= hybrid["metrics"]["mlqa-r/multi/map"] <= 1.0
     assert not (out / "cells/xquad-to-mlqa/hybrid/seed0/train/best-model").exists()  # weights not kept
     report = (out / "report.md").read_text(encoding="utf-8")

@@ -23,7 +23,7 @@ import pytest
 from langmix.distributed import DistEnv
 from langmix.io import read_json, write_json
 from langmix.reproduce.grid import build_grid
-from langmix.reproduce.runner import cell_train_config, effective_alpha, run_protocol_data
+from langmix.reproduce.runner import cell_train_config, run_protocol_data
 from langmix.reproduce.settings import ReproduceSettings, apply_train_overrides, make_settings
 from langmix.training.loop import load_training_data
 from langmix.training.run_folder import DATA_FILE, check_data, data_record
@@ -55,7 +55,7 @@ def cell_record(settings: ReproduceSettings, cell, out: Path) -> dict:
         batches += [[[train.records[p.record].id, p.query_lang, p.passage_lang] for p in batch] for batch in sampler]
     return {
         "data_fingerprint": data_record(train, dev)["fingerprint"],
-        "alpha": effective_alpha(config),
+        "alpha": getattr(sampler, "alpha", None),  # what TrainResult.alpha records
         "batches": len(batches),
         "digest": hashlib.sha256(json.dumps(batches).encode()).hexdigest(),
     }

@@ -25,15 +25,26 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from langmix.distributed import cleanup_distributed
 from langmix.errors import LangmixError
-from langmix.evaluation.debias import debias_folder
+from langmix.evaluation.cache import EmbeddingCache, model_device, model_identity
+from langmix.evaluation.debias import debias_folder, parse_debias
+from langmix.evaluation.lareqa import embed_benchmark, score_embeddings
+from langmix.evaluation.report import write_run
+from langmix.evaluation.results import headline_metrics, result_record
 from langmix.io import gzip_file, read_json, run_lock, write_json
+from langmix.model.load import load_model
+from langmix.model.merge import choose_lambda, merge_models
+from langmix.precision import precision_name
 from langmix.provenance import device_info, source_commit, versions
 from langmix.reproduce.data import ProtocolData, prepare_protocol
 from langmix.reproduce.grid import PROTOCOLS, Cell, build_grid
+from langmix.reproduce.report import finalize
 from langmix.reproduce.settings import ReproduceSettings
 from langmix.training import checkpoint as ckpt
 from langmix.training.config import TrainConfig, set_value, validate
+from langmix.training.loop import train
+from langmix.training.run_dev import run_dev_evaluator
 
 FORMAT = 1
 WISE_FT = "wise-ft"  # the derived row of langmix.model.merge's WiSE-FT (settings.wise_ft_rows)
@@ -41,7 +52,6 @@ WISE_FT = "wise-ft"  # the derived row of langmix.model.merge's WiSE-FT (setting
 
 class ResultsStore:
     """``results.json`` of a run: read once, updated in memory, rewritten atomically on every change."""
-
     def __init__(self, out: Path, settings: ReproduceSettings) -> None:
         self.path = out / "results.json"
         if self.path.is_file():
@@ -117,9 +127,6 @@ def cell_train_config(base: TrainConfig, cell: Cell, train_path: Path) -> TrainC
 def train_cell(config: TrainConfig, folder: Path):
     """Train into ``folder``, resuming from its newest complete checkpoint; a run that died before its
     first checkpoint is started again from scratch."""
-    from langmix.distributed import cleanup_distributed
-    from langmix.training.loop import train
-
     resume = ckpt.latest_checkpoint(folder) is not None
     if not resume and folder.exists():
         shutil.rmtree(folder)
@@ -127,19 +134,6 @@ def train_cell(config: TrainConfig, folder: Path):
         return train(config, folder, resume=resume)
     finally:
         cleanup_distributed()
-
-
-def effective_alpha(config: TrainConfig) -> float | None:
-    """The alpha a hybrid sampler really uses (resolves ``proportional``) on the cell's training data."""
-    if config.data.strategy != "hybrid":
-        return None
-    from langmix.training.loop import load_training_data
-    from langmix.training.sampling import make_sampler
-
-    train_corpus, _ = load_training_data(config)
-    return make_sampler(
-        "hybrid", train_corpus, config.batch_size, seed=config.seed, alpha=config.data.alpha
-    ).alpha
 
 
 def evaluate_cell(
@@ -155,12 +149,6 @@ def evaluate_cell(
     return the JSON summary (headline metrics, language-pair mAP). Each ``debias`` spec (e.g. ``lir:1``)
     re-scores the same embeddings after that debiasing into ``eval-<spec>/`` beside ``folder``; its summary
     goes under ``debiased``."""
-    from langmix.evaluation.cache import model_device
-    from langmix.evaluation.debias import debias_folder, parse_debias
-    from langmix.evaluation.lareqa import embed_benchmark, score_embeddings
-    from langmix.evaluation.report import write_run
-    from langmix.precision import precision_name
-
     if settings.eval_max_seq_length:
         model.max_seq_length = settings.eval_max_seq_length
     embeddings = embed_benchmark(model, data.benchmark, settings.candidates, settings.eval_batch_size, cache,
@@ -188,9 +176,6 @@ def wise_ft_row(tuned, start, folder: Path, data: ProtocolData, settings: Reprod
     ``settings.wise_ft_lambdas`` on the cell's own dev questions (never the test set) by ``settings.wise_ft_rule``
     (the metric its training selected on, or the "best of all three" goal: ``choose_lambda``), then scored on the
     test set into ``eval-wise-ft/``; the summary records lambda, the rule and each scored lambda's dev mAP."""
-    from langmix.model.merge import choose_lambda, merge_models
-    from langmix.training.run_dev import run_dev_evaluator
-
     t0 = time.perf_counter()
     evaluator, metric = run_dev_evaluator(folder / "train")
     lam, rows = choose_lambda(start, tuned, settings.wise_ft_lambdas, evaluator, metric, settings.wise_ft_rule)
@@ -204,8 +189,6 @@ def wise_ft_row(tuned, start, folder: Path, data: ProtocolData, settings: Reprod
 
 def cell_summary(result) -> dict[str, Any]:
     """What results.json keeps of one evaluation: headline metrics, language-pair mAP, sizes."""
-    from langmix.evaluation.results import headline_metrics, result_record
-
     record = result_record(result)
     return {
         "metrics": {k: v for k, v in record["metrics"].items() if k in headline_metrics(result)},
@@ -220,16 +203,13 @@ def run_cell(
     cell: Cell, settings: ReproduceSettings, data: ProtocolData, out: Path, zero_shot_model: Callable[[], Any]
 ) -> dict[str, Any]:
     """Train + evaluate one cell; return its record (wall times in seconds)."""
-    from langmix.evaluation.cache import EmbeddingCache, model_identity
-    from langmix.model.load import load_model
-
     folder = cell_dir(out, cell)
     record: dict[str, Any] = {"id": cell.id, **dataclasses.asdict(cell), "started": time.time()}
     t0 = time.perf_counter()
     if cell.trains:
         config = cell_train_config(settings.train_config(), cell, data.train_path)
-        record["effective_alpha"] = effective_alpha(config)
         result = train_cell(config, folder / "train")
+        record["effective_alpha"] = result.alpha  # the hybrid sampler's, "proportional" resolved on this data
         record["train_seconds"] = time.perf_counter() - t0
         record["train"] = {
             "steps": result.steps,
@@ -291,8 +271,6 @@ def _run_cells(settings: ReproduceSettings, out: Path, report: bool) -> dict[str
 
     def base_model():
         if "model" not in zero_shot:
-            from langmix.model.load import load_model
-
             zero_shot["model"] = load_model(settings.model)
         return zero_shot["model"]
 
@@ -303,8 +281,6 @@ def _run_cells(settings: ReproduceSettings, out: Path, report: bool) -> dict[str
         tqdm.write(f"[reproduce] {cell.id}")
         store.add_cell(run_cell(cell, settings, protocol_data[cell.protocol], out, base_model))
         if report and cell is not todo[-1]:  # a long run killed between sessions still has a current report
-            from langmix.reproduce.report import finalize
-
             finalize(out)
     if todo:
         invocation = {
@@ -314,7 +290,5 @@ def _run_cells(settings: ReproduceSettings, out: Path, report: bool) -> dict[str
         }
         store.set("invocations", [*store.data.get("invocations", []), invocation])
     if report:
-        from langmix.reproduce.report import finalize
-
         finalize(out)
     return store.data

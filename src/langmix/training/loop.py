@@ -70,6 +70,7 @@ class TrainResult:
     steps: int
     stopped_early: bool
     history: list[dict[str, Any]] = field(default_factory=list)
+    alpha: float | None = None  # the hybrid sampler's alpha as it ran ("proportional" resolved); None otherwise
 
 
 @dataclass
@@ -115,7 +116,7 @@ class Run:
     embed: Embed  # texts -> (n, d) embeddings with autograd, under the run's precision
     evaluator: Evaluator | None
     metric: str  # the dev metric that selects the best model
-    greater: bool  # whether a larger value of it is better
+    higher_is_better: bool  # whether a larger value of the metric is better (mAP: yes; a dev loss: no)
 
 
 # ---------------------------------------------------------------------------------------------- the loop
@@ -203,10 +204,10 @@ def set_up(
     loss_fn = make_loss(config, env.device, dtype, teacher)
     optimizer = make_optimizer(model, config)
     params = [p for p in model.parameters() if p.requires_grad]
-    metric, greater = selection(config, evaluator)
+    metric, higher_is_better = selection(config, evaluator)
     embed_fn = make_embed(model, config, env.device, dtype)
     return Run(config, out_dir, env, data, model, loss_fn, optimizer, scaler, params, embed_fn, evaluator, metric,
-               greater), start
+               higher_is_better), start
 
 
 def load_data(config: TrainConfig, out_dir: Path, resuming: bool, env: dist.DistEnv) -> TrainingData:
@@ -384,7 +385,7 @@ def step_row(state: LoopState, losses: dict[str, float], lr: float, pairs: list[
 def evaluate(run: Run, state: LoopState) -> bool:
     """Dev metrics; save the best model; True once patience is used up."""
     metrics = dev_metrics(run, state)
-    if _is_better(metrics[run.metric], state.best, run.greater):
+    if _is_better(metrics[run.metric], state.best, run.higher_is_better):
         state.best, state.best_step, state.best_metrics, state.bad_evals = metrics[run.metric], state.step, metrics, 0
         if run.env.is_main:
             save_best_model(run.model, run.out_dir / "best-model", run.config, metrics, state.step, run.metric)
@@ -434,8 +435,8 @@ def dev_row(run: Run, batch: TextBatch) -> dict[str, float]:
     return {"dev_loss": terms["info_nce"].item(), "dev_distill": terms["distill"].item()}
 
 
-def _is_better(value: float, best: float | None, greater: bool) -> bool:
-    return best is None or (value > best if greater else value < best)
+def _is_better(value: float, best: float | None, higher_is_better: bool) -> bool:
+    return best is None or (value > best if higher_is_better else value < best)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoint, end
@@ -465,7 +466,7 @@ def finish(run: Run, state: LoopState, stopped_early: bool) -> TrainResult:
     """``metrics.json`` and the loss curve; the outcome."""
     best_dir = run.out_dir / "best-model" if state.best_step is not None else None
     result = TrainResult(run.out_dir, best_dir, run.metric, state.best_step, state.best_metrics, state.step,
-                         stopped_early, state.history)
+                         stopped_early, state.history, getattr(run.data.sampler, "alpha", None))
     if run.env.is_main:
         write_json(
             run.out_dir / "metrics.json",
@@ -476,6 +477,7 @@ def finish(run: Run, state: LoopState, stopped_early: bool) -> TrainResult:
                 "steps": result.steps,
                 "total_steps": run.data.total_steps,
                 "stopped_early": stopped_early,
+                "alpha": result.alpha,
                 "history": result.history,
                 "train_records": len(run.data.train),
                 "dev_records": len(run.data.dev),
@@ -574,7 +576,7 @@ def make_optimizer(model, config: TrainConfig) -> torch.optim.AdamW:
 
 
 def selection(config: TrainConfig, evaluator: Evaluator | None) -> tuple[str, bool]:
-    """(metric that picks the best model, greater is better)."""
+    """(metric that picks the best model, higher is better)."""
     name = config.selection_metric
     if name == "dev_loss" or (name == "auto" and evaluator is None):
         return "dev_loss", False
