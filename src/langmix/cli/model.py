@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
 from langmix.cli.root import PRECISION_HELP, app
+from langmix.data.texts import read_texts
 from langmix.errors import LangmixError
 from langmix.model.default import MODEL_NAME
 
@@ -48,48 +47,6 @@ def encode(
                               precision=precision)
     write_npy(out, embeddings)
     typer.echo(f"wrote {embeddings.shape[0]} x {embeddings.shape[1]} embeddings to {out}", err=True)
-
-
-def read_texts(source: str, field: str = "text", column: int = 0) -> list[str]:
-    """Read texts from JSONL, TSV or plain lines (by file suffix; stdin is plain lines unless JSON-looking)."""
-    if source == "-":
-        lines, name = sys.stdin.read().splitlines(), "stdin"
-    else:
-        path = Path(source)
-        try:
-            lines, name = path.read_text(encoding="utf-8").splitlines(), str(path)
-        except FileNotFoundError as err:
-            raise LangmixError(f"input file {path} not found", "check the path") from err
-        except (OSError, UnicodeDecodeError) as err:
-            raise LangmixError(f"cannot read {path} ({err.__class__.__name__})", "give a UTF-8 text file") from err
-    numbered = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]  # file lines, blanks out
-    if not numbered:
-        raise LangmixError(f"no texts in {name}", "give at least one non-empty line")
-    if name.endswith(".tsv"):
-        return [_column(line, column, f"{name}:{number}") for number, line in numbered]
-    if name.endswith(".jsonl") or numbered[0][1].lstrip().startswith("{"):
-        return [_field(line, field, f"{name}:{number}") for number, line in numbered]
-    return [line for _, line in numbered]
-
-
-def _column(line: str, column: int, where: str) -> str:
-    cells = line.split("\t")
-    if column >= len(cells):
-        raise LangmixError(f"{where} has {len(cells)} tab-separated column(s), no column {column}",
-                           "pass --column N, the 0-based column of the text")
-    return cells[column]
-
-
-def _field(line: str, field: str, where: str) -> str:
-    try:
-        value = json.loads(line)[field]
-    except json.JSONDecodeError as err:
-        raise LangmixError(f"{where} is not JSON", "give one JSON object per line") from err
-    except (KeyError, TypeError, IndexError) as err:
-        raise LangmixError(f"{where} has no field '{field}'", "pass --field NAME") from err
-    if not isinstance(value, str):
-        raise LangmixError(f"{where}: field '{field}' holds {type(value).__name__}, not text", "give a string")
-    return value
 
 
 @app.command()

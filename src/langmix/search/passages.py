@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from langmix.data.paths import find_file, open_text
+from langmix.data.paths import find_file, text_lines
 from langmix.data.records import LANG_CODE
 from langmix.errors import LangmixError
 
@@ -94,11 +94,7 @@ def _source_file(source: str) -> Path:
 
 def _file_passages(path: Path, default_lang: str) -> list[Passage]:
     tsv = path.name.removesuffix(".gz").endswith(".tsv")
-    with open_text(path) as fh:
-        try:
-            lines = [(number, line) for number, line in enumerate(fh, 1) if line.strip()]
-        except UnicodeDecodeError as err:
-            raise LangmixError(f"{path} is not UTF-8 text", "convert it to UTF-8") from err
+    lines = [(number, line) for number, line in text_lines(path) if line.strip()]
     rows = _tsv_rows(lines, path) if tsv else [(n, _json_row(line, path, n)) for n, line in lines]
     return _with_ids([(f"{path}:{number}", str(number), row) for number, row in rows], default_lang)
 
