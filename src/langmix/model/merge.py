@@ -251,18 +251,24 @@ def choose_lambda(start: Any, tuned: Any, lambdas: Sequence[float], evaluator: C
         if metric not in metrics:
             raise LangmixError(f"dev metric '{metric}' is not among the dev metrics", f"pick one of {_some(metrics)}")
         rows.append({"lambda": lam, **metrics})
-    candidates = [row for row in rows if row["lambda"] in set(lambdas)]
+    listed = set(lambdas)
+    candidates = [row for row in rows if row["lambda"] in listed]
     key = (lambda row: row[metric]) if rule == "best" else goal_margin(rows, metric)
     best = max(candidates, key=key)  # max keeps the first of equal scores
     return best["lambda"], rows
 
 
+def dev_map_names(metric: str) -> dict[str, str]:
+    """``{"mono": "<bench>/mono/map", "cross": ..., "multi": ...}`` for the benchmark that ``metric`` names."""
+    prefix = metric.split("/")[0]
+    return {job: f"{prefix}/{job}/map" for job in ("mono", "cross", "multi")}
+
+
 def goal_margin(rows: list[dict[str, float]], metric: str) -> Callable[[dict[str, float]], float]:
     """``row -> min(mono - mono at lambda 0, cross - cross at 1, multi - multi at 1)`` over dev mAP of the
     benchmark that ``metric`` (e.g. ``xquad-r/multi/map``) names."""
-    prefix = metric.split("/")[0]
     by_lambda = {row["lambda"]: row for row in rows}
-    names = {job: f"{prefix}/{job}/map" for job in ("mono", "cross", "multi")}
+    names = dev_map_names(metric)
     missing = [name for name in names.values() if name not in by_lambda[0.0]]
     if missing:
         raise LangmixError(f"the goal rule needs dev {', '.join(missing)}, which the dev evaluator does not give",

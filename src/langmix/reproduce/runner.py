@@ -34,7 +34,7 @@ from langmix.evaluation.report import write_run
 from langmix.evaluation.results import headline_metrics, result_record
 from langmix.io import gzip_file, read_json, run_lock, write_json
 from langmix.model.load import load_model
-from langmix.model.merge import choose_lambda, merge_models
+from langmix.model.merge import choose_lambda, dev_map_names, merge_models
 from langmix.precision import precision_name
 from langmix.provenance import device_info, source_commit, versions
 from langmix.reproduce.data import ProtocolData, prepare_protocol
@@ -181,7 +181,7 @@ def wise_ft_row(tuned, start, folder: Path, data: ProtocolData, settings: Reprod
     lam, rows = choose_lambda(start, tuned, settings.wise_ft_lambdas, evaluator, metric, settings.wise_ft_rule)
     merged = merge_models([start, tuned], [1.0 - lam, lam])
     summary = evaluate_cell(merged, f"wise-ft lambda {lam:g}", data, settings, folder / debias_folder(WISE_FT))
-    kept = {metric, *(f"{metric.split('/')[0]}/{job}/map" for job in ("mono", "cross", "multi"))}
+    kept = {metric, *dev_map_names(metric).values()}
     dev = [{key: value for key, value in row.items() if key == "lambda" or key in kept} for row in rows]
     return {**summary, "lambda": lam, "rule": settings.wise_ft_rule, "dev_metric": metric, "dev": dev,
             "seconds": time.perf_counter() - t0}
